@@ -1,0 +1,355 @@
+package ioc
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+)
+
+// Hashes of zero bytes of input: a sample with one of these is an empty file.
+const (
+	emptyMD5    = "d41d8cd98f00b204e9800998ecf8427e"
+	emptySHA1   = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+	emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+)
+
+// Parse trims and refangs s, detects its type and returns its normalised
+// form. Hashes are lowercased; IPv4 must be a strict dotted quad; IPv6 is
+// compressed and lowercased with any zone dropped, and an IPv4-mapped
+// address becomes ipv4; domains are lowercased, lose a trailing dot, are
+// converted to punycode and must end in a public top-level domain; URLs
+// (http, https, ftp) get a lowercased scheme and host while path and query
+// keep their case. A URL without a scheme ("example.com/a") gets "http://",
+// as VirusTotal does. IOC.Input keeps s as given.
+//
+// Any other input returns an *InvalidError whose Reason says why.
+func Parse(s string) (IOC, error) {
+	v := strings.TrimSpace(Refang(strings.TrimSpace(s)))
+	ioc, reason := detect(v)
+	if reason != "" {
+		return IOC{}, &InvalidError{Input: s, Reason: reason}
+	}
+	ioc.Input = s
+	return ioc, nil
+}
+
+// detect classifies a trimmed, refanged value. It returns a reason when the
+// value is not a valid indicator.
+func detect(v string) (IOC, string) {
+	if v == "" {
+		return IOC{}, "empty input"
+	}
+	if strings.ContainsAny(v, " \t\r\n") {
+		return IOC{}, "contains white space: give one indicator at a time"
+	}
+	if strings.Contains(v, "://") {
+		return parseURL(v)
+	}
+	if isHex(v) && len(v) >= 8 {
+		return parseHash(v)
+	}
+	if strings.Contains(v, "@") {
+		if i := strings.LastIndexByte(v, '@'); i > 0 && !strings.ContainsAny(v[:i], "/:") {
+			return IOC{}, "an email address is not an indicator: look up its domain " + strconv.Quote(v[i+1:])
+		}
+	}
+	if slash := strings.IndexAny(v, "/?#"); slash >= 0 {
+		host := v[:slash]
+		if isDottedDigits(host) && v[slash] == '/' && isDigits(v[slash+1:]) {
+			return IOC{}, "a network range (CIDR) is not a single address"
+		}
+		if _, reason := parseHost(host); reason != "" {
+			return IOC{}, reason
+		}
+		return parseURL("http://" + v)
+	}
+	if strings.Contains(v, ":") {
+		return parseIPv6(v)
+	}
+	if isDottedDigits(v) {
+		return parseIPv4(v)
+	}
+	if !strings.Contains(v, ".") {
+		if isDigits(v) {
+			return IOC{}, "a number is not an indicator"
+		}
+		if isHex(v) {
+			return IOC{}, fmt.Sprintf("%d hex characters: not a known hash length", len(v))
+		}
+		return IOC{}, "not a hash, ip address, domain or url"
+	}
+	d, reason := normalizeDomain(v)
+	if reason != "" {
+		return IOC{}, reason
+	}
+	return IOC{Type: Domain, Value: d}, ""
+}
+
+func parseHash(v string) (IOC, string) {
+	h := strings.ToLower(v)
+	var t Type
+	switch len(h) {
+	case 32:
+		t = MD5
+	case 40:
+		t = SHA1
+	case 64:
+		t = SHA256
+	default:
+		return IOC{}, fmt.Sprintf("%d hex characters: not a known hash length", len(h))
+	}
+	ioc := IOC{Type: t, Value: h}
+	if h == emptyMD5 || h == emptySHA1 || h == emptySHA256 {
+		ioc.Flags = []Flag{FlagEmptyFile}
+	}
+	return ioc, ""
+}
+
+func parseIPv4(v string) (IOC, string) {
+	parts := strings.Split(v, ".")
+	if len(parts) != 4 {
+		return IOC{}, fmt.Sprintf("%d dot-separated numbers: an ipv4 address has 4", len(parts))
+	}
+	for _, p := range parts {
+		if p == "" {
+			return IOC{}, "empty octet"
+		}
+		if len(p) > 1 && p[0] == '0' {
+			return IOC{}, "leading zeros are ambiguous"
+		}
+		if n, err := strconv.Atoi(p); err != nil || n > 255 {
+			return IOC{}, fmt.Sprintf("octet %s out of range 0-255", p)
+		}
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return IOC{}, "not a dotted quad"
+	}
+	return addrIOC(a), ""
+}
+
+func parseIPv6(v string) (IOC, string) {
+	a, err := netip.ParseAddr(v)
+	if err != nil || !a.Is6() {
+		return IOC{}, "not an ipv6 address"
+	}
+	return addrIOC(a.WithZone("")), ""
+}
+
+// addrIOC builds the IOC of a parsed address; IPv4-mapped IPv6 becomes ipv4.
+func addrIOC(a netip.Addr) IOC {
+	a = a.Unmap()
+	ioc := IOC{Type: IPv6, Value: a.String()}
+	if a.Is4() {
+		ioc.Type = IPv4
+	}
+	if NonRoutable(a) {
+		ioc.Flags = []Flag{FlagNonRoutable}
+	}
+	return ioc
+}
+
+// normalizeDomain validates a refanged domain name and returns its key:
+// lowercase, punycode, no trailing dot. The reason is empty when valid.
+func normalizeDomain(v string) (string, string) {
+	d := strings.TrimSuffix(v, ".")
+	if d == "" {
+		return "", "empty domain name"
+	}
+	if !isASCII(d) {
+		a, err := idna.Punycode.ToASCII(d)
+		if err != nil || !isASCII(a) {
+			return "", "not a valid internationalised domain name"
+		}
+		d = a
+	}
+	d = strings.ToLower(d)
+	if len(d) > 253 {
+		return "", "domain name longer than 253 characters"
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return "", "a domain needs at least two labels"
+	}
+	for _, l := range labels {
+		if reason := checkLabel(l); reason != "" {
+			return "", reason
+		}
+	}
+	if !isPublicTLD(labels[len(labels)-1]) {
+		return "", "not a public top-level domain: " + strconv.Quote(labels[len(labels)-1])
+	}
+	return d, ""
+}
+
+// checkLabel allows letters, digits, hyphens and underscores. Underscores
+// are not LDH, but DNS carries them (SRV and DKIM names) and real C2 hosts
+// use them, so VirusTotal has reports for such names.
+func checkLabel(l string) string {
+	switch {
+	case l == "":
+		return "empty label"
+	case len(l) > 63:
+		return "label longer than 63 characters"
+	case l[0] == '-' || l[len(l)-1] == '-':
+		return "label starts or ends with a hyphen"
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Sprintf("character %q not allowed in a domain name", c)
+		}
+	}
+	return ""
+}
+
+// isPublicTLD reports whether tld (lowercase, punycode) is a top-level
+// domain in the ICANN section of the public suffix list.
+func isPublicTLD(tld string) bool {
+	if tld == "" || isDigits(tld) {
+		return false
+	}
+	s, icann := publicsuffix.PublicSuffix(tld)
+	return icann && s == tld
+}
+
+// parseHost validates a URL host: bracketed IPv6, IPv4 or a domain name.
+// It returns the normalised host and the address when it is an IP.
+func parseHost(h string) (hostInfo, string) {
+	if strings.HasPrefix(h, "[") {
+		if !strings.HasSuffix(h, "]") {
+			return hostInfo{}, "unclosed bracket in ipv6 host"
+		}
+		a, err := netip.ParseAddr(h[1 : len(h)-1])
+		if err != nil || !a.Is6() {
+			return hostInfo{}, "invalid ipv6 address in host"
+		}
+		a = a.WithZone("")
+		return hostInfo{value: "[" + a.String() + "]", addr: a, isAddr: true}, ""
+	}
+	if isDottedDigits(h) {
+		ioc, reason := parseIPv4(h)
+		if reason != "" {
+			return hostInfo{}, reason
+		}
+		a := netip.MustParseAddr(ioc.Value)
+		return hostInfo{value: ioc.Value, addr: a, isAddr: true}, ""
+	}
+	d, reason := normalizeDomain(h)
+	if reason != "" {
+		return hostInfo{}, reason
+	}
+	return hostInfo{value: d}, ""
+}
+
+type hostInfo struct {
+	value  string
+	addr   netip.Addr
+	isAddr bool
+}
+
+// parseURL splits scheme://authority/rest by hand, because url.Parse and
+// URL.String re-encode the path, and VirusTotal keys URLs by their text.
+func parseURL(v string) (IOC, string) {
+	i := strings.Index(v, "://")
+	scheme := strings.ToLower(v[:i])
+	switch scheme {
+	case "http", "https", "ftp":
+	case "":
+		return IOC{}, "url without a scheme before ://"
+	default:
+		return IOC{}, fmt.Sprintf("scheme %q not supported: use http, https or ftp", scheme)
+	}
+	rest := v[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	for j := 0; j < len(tail); j++ {
+		if tail[j] < 0x20 || tail[j] == 0x7f || tail[j] == ' ' {
+			return IOC{}, "control character or space in url"
+		}
+	}
+	if !utf8.ValidString(tail) {
+		return IOC{}, "url is not valid utf-8"
+	}
+
+	userinfo := ""
+	if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+		userinfo, authority = authority[:at+1], authority[at+1:]
+	}
+	host, port := authority, ""
+	if c := strings.LastIndexByte(authority, ':'); c >= 0 && !strings.HasSuffix(authority, "]") {
+		host, port = authority[:c], authority[c:]
+		if n, err := strconv.Atoi(port[1:]); err != nil || n > 65535 || port[1:] == "" {
+			return IOC{}, fmt.Sprintf("invalid port %q", port[1:])
+		}
+	}
+	if host == "" {
+		return IOC{}, "url without a host"
+	}
+	hi, reason := parseHost(host)
+	if reason != "" {
+		return IOC{}, "invalid host: " + reason
+	}
+
+	ioc := IOC{Type: URL, Value: scheme + "://" + userinfo + hi.value + port + tail}
+	if hi.isAddr && NonRoutable(hi.addr) {
+		ioc.Flags = []Flag{FlagNonRoutable}
+	}
+	return ioc, ""
+}
+
+func isHex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isDottedDigits reports whether s has only digits and dots, with a dot.
+func isDottedDigits(s string) bool {
+	dot := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			dot = true
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return dot
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
