@@ -1,0 +1,115 @@
+package splunk
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vex-ioc/vex/core/enrich"
+)
+
+// Args are the options of `| vex field=<name> ...`.
+type Args struct {
+	Field   string        // the event field holding indicators; required
+	Mode    enrich.Mode   // triage (default) or investigate
+	Prefix  string        // prefix of the added fields; default "vt_"
+	Offline bool          // answer from caches only
+	MaxAge  time.Duration // accept cached results up to this age; 0 means the configured TTL
+	KVStore bool          // use the KV store collection as a shared cache; default true
+	Timeout time.Duration // time allowed for the lookups of one chunk
+}
+
+// DefaultTimeout bounds the lookups of one chunk, so a search on a small
+// quota ends with "cancelled" rows instead of waiting for hours.
+const DefaultTimeout = 5 * time.Minute
+
+const usage = "usage: | vex field=<field> [mode=triage|investigate] [prefix=vt_] [offline=<bool>] [max_age=<duration>] [kvstore=<bool>] [timeout=<duration>]"
+
+// ParseArgs reads the command's arguments as splunkd passes them in
+// searchinfo.args, one "name=value" string each.
+func ParseArgs(list []string) (Args, error) {
+	a := Args{Mode: enrich.Triage, Prefix: "vt_", KVStore: true, Timeout: DefaultTimeout}
+	for _, arg := range list {
+		name, value, ok := strings.Cut(arg, "=")
+		if !ok {
+			return a, fmt.Errorf("unexpected argument %q: %s", arg, usage)
+		}
+		var err error
+		switch strings.ToLower(name) {
+		case "field":
+			a.Field = value
+		case "mode":
+			switch m := enrich.Mode(strings.ToLower(value)); m {
+			case enrich.Triage, enrich.Investigate:
+				a.Mode = m
+			default:
+				err = fmt.Errorf("invalid mode %q: use triage or investigate", value)
+			}
+		case "prefix":
+			a.Prefix = value
+			if !validFieldName(value) {
+				err = fmt.Errorf("invalid prefix %q: use letters, digits and underscores", value)
+			}
+		case "offline":
+			a.Offline, err = parseBool(name, value)
+		case "kvstore":
+			a.KVStore, err = parseBool(name, value)
+		case "max_age":
+			a.MaxAge, err = parseDuration(name, value)
+		case "timeout":
+			a.Timeout, err = parseDuration(name, value)
+			if err == nil && a.Timeout == 0 {
+				err = fmt.Errorf("invalid timeout %q: must be more than zero", value)
+			}
+		default:
+			err = fmt.Errorf("unknown option %q: %s", name, usage)
+		}
+		if err != nil {
+			return a, err
+		}
+	}
+	if a.Field == "" {
+		return a, fmt.Errorf("missing field: %s", usage)
+	}
+	return a, nil
+}
+
+func validFieldName(s string) bool {
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseBool accepts the boolean spellings Splunk accepts in search
+// commands: true/false, t/f, yes/no, 1/0.
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "t", "yes", "y", "1":
+		return true, nil
+	case "false", "f", "no", "n", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid %s %q: use true or false", name, v)
+}
+
+// parseDuration accepts Go durations ("90m", "1h30m"), a day suffix ("7d")
+// and bare seconds ("3600").
+func parseDuration(name, v string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		if n, err := strconv.ParseUint(d, 10, 16); err == nil {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid %s %q: use a duration such as 3600, 90m or 7d", name, v)
+	}
+	return d, nil
+}
