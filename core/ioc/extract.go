@@ -1,0 +1,657 @@
+package ioc
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// DefaultMaxLineBytes is the longest line Extract accepts when
+// ExtractOptions.MaxLineBytes is zero.
+const DefaultMaxLineBytes = 1 << 20
+
+// ExtractOptions selects what Extract reports.
+type ExtractOptions struct {
+	// All also reports the host of every URL as a domain or IP address.
+	All bool
+	// Invalid also reports candidates that look like indicators but are
+	// not valid, such as a 65-character hex run or an octet above 255.
+	Invalid bool
+	// Types keeps only these types; nil or empty keeps all.
+	Types []Type
+	// MaxLineBytes bounds one line, end of line included; a longer line
+	// stops extraction with an error naming the line. Zero means
+	// DefaultMaxLineBytes.
+	MaxLineBytes int
+}
+
+// Match is one result of Extract: a valid indicator (IOC.Type set) or, with
+// ExtractOptions.Invalid, an invalid candidate (Invalid set).
+type Match struct {
+	IOC     IOC
+	Invalid *InvalidError
+	// Line is the 1-based line where the value was first seen.
+	Line int
+}
+
+// LineTooLongError reports a line longer than ExtractOptions.MaxLineBytes.
+type LineTooLongError struct {
+	Line int
+	Max  int
+}
+
+func (e *LineTooLongError) Error() string {
+	return fmt.Sprintf("line %d is longer than %d bytes: raise the line limit or split the input", e.Line, e.Max)
+}
+
+// Extract finds indicators in free text (reports, logs, emails, CSV,
+// Markdown and AsciiDoc tables), defanged or not, in one streaming pass,
+// and calls fn once per distinct value in first-seen order. Distinct means
+// distinct normalised value: "EVIL[.]com" and "evil.com" are one domain.
+//
+// Lines may end in LF or CRLF, and a UTF-8 byte order mark at the start is
+// skipped. A URL's host is reported separately only with opt.All; the local
+// part of an email address is skipped and its domain reported; file names
+// whose extension is not a public top-level domain ("invoice.pdf") are not
+// domains, nor are names after a backslash or inside a path. Extract stops
+// at the first error from fn or r and returns it.
+func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
+	e := newExtractor(opt, fn)
+	max := opt.MaxLineBytes
+	if max <= 0 {
+		max = DefaultMaxLineBytes
+	}
+	br := bufio.NewReaderSize(r, min(max, 64<<10))
+	var long []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, chunk...)
+			if len(long) > max {
+				return &LineTooLongError{Line: e.line + 1, Max: max}
+			}
+			continue
+		}
+		line := chunk
+		if long != nil {
+			long = append(long, chunk...)
+			line = long
+		}
+		if len(line) > max {
+			return &LineTooLongError{Line: e.line + 1, Max: max}
+		}
+		if len(line) > 0 {
+			e.line++
+			if ferr := e.scanLine(line); ferr != nil {
+				return ferr
+			}
+		}
+		long = long[:0:0]
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read line %d: %w", e.line+1, err)
+		}
+	}
+}
+
+// ExtractString is Extract over a string, collecting the matches.
+func ExtractString(s string, opt ExtractOptions) ([]Match, error) {
+	var out []Match
+	err := Extract(strings.NewReader(s), opt, func(m Match) error {
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
+type extractor struct {
+	opt   ExtractOptions
+	fn    func(Match) error
+	line  int
+	want  map[Type]bool // nil: every type
+	seen  map[string]struct{}
+	tlds  map[string]bool // cache of isPublicTLD by lowercase label
+	err   error           // first error from fn
+
+	// raw is the current token as found; refanged is set when Refang
+	// changed it, so Input must be mapped back to the text as found.
+	raw      string
+	refanged bool
+}
+
+func newExtractor(opt ExtractOptions, fn func(Match) error) *extractor {
+	e := &extractor{opt: opt, fn: fn, seen: map[string]struct{}{}, tlds: map[string]bool{}}
+	if len(opt.Types) > 0 {
+		e.want = map[Type]bool{}
+		for _, t := range opt.Types {
+			e.want[t] = true
+		}
+	}
+	return e
+}
+
+// Byte classes for the line scanner.
+const (
+	clsDelim   = 1 << iota // ends a token: white space, quotes, pipes, commas
+	clsHex                 // 0-9 a-f A-F
+	clsSpecial             // needs a closer look: . : @ brackets backslash
+)
+
+var byteClass = func() (t [256]uint8) {
+	for _, c := range " \t\r\n\v\f\"'`|,;<>^" {
+		t[c] = clsDelim
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = clsHex
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = clsHex
+		t[c-'a'+'A'] = clsHex
+	}
+	for _, c := range ".:@[](){}\\/" {
+		t[c] = clsSpecial
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = clsSpecial
+	}
+	return t
+}()
+
+// scanLine splits one line into tokens at white space and at characters
+// that never occur inside an indicator in running text (quotes, backticks,
+// table pipes, commas, semicolons, angle brackets). Most tokens are plain
+// words and are rejected here without allocating.
+func (e *extractor) scanLine(line []byte) error {
+	if e.line == 1 {
+		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+	}
+	n := len(line)
+	for i := 0; i < n; {
+		for i < n && byteClass[line[i]]&clsDelim != 0 {
+			i++
+		}
+		start := i
+		var or uint8
+		hexOnly := true
+		for i < n {
+			c := byteClass[line[i]]
+			if c&clsDelim != 0 {
+				break
+			}
+			or |= c
+			if c&clsHex == 0 {
+				hexOnly = false
+			}
+			i++
+		}
+		if start == i {
+			continue
+		}
+		tok := line[start:i]
+		if or&clsSpecial == 0 && !(hexOnly && len(tok) >= minHexCandidate) {
+			if !hasLongHexRun(tok) {
+				continue
+			}
+		}
+		if or&clsSpecial != 0 && !worthALook(tok) {
+			continue
+		}
+		e.token(string(tok))
+		if e.err != nil {
+			return e.err
+		}
+	}
+	return nil
+}
+
+// minHexCandidate is the shortest hex run reported as an invalid hash: a
+// truncated or padded hash is still long, while shorter runs are mostly
+// numbers, colours and words like "deadbeef".
+const minHexCandidate = 24
+
+func hasLongHexRun(tok []byte) bool {
+	if len(tok) < minHexCandidate {
+		return false
+	}
+	run := 0
+	for _, c := range tok {
+		if byteClass[c]&clsHex != 0 {
+			run++
+			if run >= minHexCandidate {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+// worthALook rejects tokens whose only special characters are sentence
+// punctuation at the ends ("end.", "Note:", "(see").
+func worthALook(tok []byte) bool {
+	i, j := 0, len(tok)
+	for i < j && isEdgePunct(tok[j-1]) {
+		j--
+	}
+	for i < j && isEdgePunct(tok[i]) {
+		i++
+	}
+	for _, c := range tok[i:j] {
+		if byteClass[c]&clsSpecial != 0 {
+			return true
+		}
+	}
+	return hasLongHexRun(tok)
+}
+
+func isEdgePunct(c byte) bool {
+	switch c {
+	case '.', ':', '!', '?', '(', ')', '[', ']', '{', '}', '*', '+', '=':
+		return true
+	}
+	return false
+}
+
+// token extracts every indicator from one token.
+func (e *extractor) token(raw string) {
+	s := Refang(raw)
+	e.raw, e.refanged = raw, s != raw
+
+	if i := strings.Index(s, "://"); i >= 0 {
+		start := schemeStart(s, i)
+		e.segment(s[:start])
+		e.url(s[start:])
+		return
+	}
+	e.segment(s)
+}
+
+// schemeStart returns where the scheme before "://" at i begins: the
+// longest known scheme at the end of the letter run, so "--~Chttp://x"
+// yields "http://x".
+func schemeStart(s string, i int) int {
+	start := i
+	for start > 0 && isASCIILetter(s[start-1]) {
+		start--
+	}
+	word := strings.ToLower(s[start:i])
+	for _, sc := range []string{"https", "http", "ftp"} {
+		if strings.HasSuffix(word, sc) {
+			return i - len(sc)
+		}
+	}
+	return start
+}
+
+// url handles a token part that starts with a scheme.
+func (e *extractor) url(s string) {
+	u := trimURL(s)
+	if strings.Index(u, "://") == len(u)-3 {
+		return
+	}
+	ioc, reason := detect(u)
+	if reason != "" {
+		e.invalid(u, reason, URL)
+		return
+	}
+	if ioc.Type != URL {
+		return
+	}
+	ioc.Input = u
+	e.emit(ioc)
+	if e.opt.All {
+		e.emitHost(ioc.Value)
+	}
+}
+
+// emitHost reports the host of a normalised URL as a domain or address.
+func (e *extractor) emitHost(u string) {
+	rest := u[strings.Index(u, "://")+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end >= 0 {
+		rest = rest[:end]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	if c := strings.LastIndexByte(rest, ':'); c >= 0 && !strings.HasSuffix(rest, "]") {
+		rest = rest[:c]
+	}
+	rest = strings.TrimSuffix(strings.TrimPrefix(rest, "["), "]")
+	if ioc, err := Parse(rest); err == nil {
+		e.emit(ioc)
+	}
+}
+
+// trimURL cuts what running text glues to the end of a URL: sentence
+// punctuation, closing brackets without an opening one inside the URL, and
+// Unicode quotes or spaces.
+func trimURL(s string) string {
+	for i, r := range s {
+		if r >= utf8.RuneSelf && (unicode.IsSpace(r) || unicode.Is(unicode.Quotation_Mark, r) || unicode.Is(unicode.Pi, r) || unicode.Is(unicode.Pf, r)) {
+			s = s[:i]
+			break
+		}
+	}
+	for len(s) > 0 {
+		c := s[len(s)-1]
+		switch c {
+		case '.', ',', ';', ':', '!', '?', '*', '\\':
+			s = s[:len(s)-1]
+			continue
+		case ')', ']', '}':
+			open := map[byte]byte{')': '(', ']': '[', '}': '{'}[c]
+			if strings.Count(s, string(open)) < strings.Count(s, string(c)) {
+				s = s[:len(s)-1]
+				continue
+			}
+		}
+		break
+	}
+	return s
+}
+
+// segment extracts indicators from a token part without a scheme. It
+// walks atoms: runs of letters, digits, dots, hyphens, underscores and
+// colons.
+func (e *extractor) segment(s string) {
+	inPath := false
+	first := true
+	for i := 0; i < len(s); {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if !isAtomRune(r) {
+			if r == '/' {
+				inPath = true
+			}
+			i += size
+			continue
+		}
+		j := i
+		for j < len(s) {
+			r, size := rune(s[j]), 1
+			if r >= utf8.RuneSelf {
+				r, size = utf8.DecodeRuneInString(s[j:])
+			}
+			if !isAtomRune(r) {
+				break
+			}
+			j += size
+		}
+		var prev, next byte
+		if i > 0 {
+			prev = s[i-1]
+		}
+		if j < len(s) {
+			next = s[j]
+		}
+
+		// A host followed by a path is a URL without a scheme.
+		if first && next == '/' && prev != '\\' && prev != '/' {
+			if e.schemeless(s[i:]) {
+				return
+			}
+		}
+		first = false
+
+		e.atom(s[i:j], prev, next, inPath)
+		i = j
+	}
+}
+
+func isAtomRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		c := byte(r)
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
+
+// schemeless reports a "host/path" candidate as a URL with http:// (or a
+// CIDR range as invalid). It returns false when the text before the slash
+// is not a host, so the caller goes on with atoms.
+func (e *extractor) schemeless(s string) bool {
+	slash := strings.IndexByte(s, '/')
+	host := strings.TrimLeft(s[:slash], ".-_")
+	hostOnly := host
+	if c := strings.LastIndexByte(host, ':'); c >= 0 && isDigits(host[c+1:]) {
+		hostOnly = host[:c]
+	}
+	if isDottedDigits(hostOnly) && isDigits(s[slash+1:]) && hostOnly == host {
+		if _, reason := parseIPv4(hostOnly); reason == "" {
+			e.invalid(host+s[slash:], "a network range (CIDR) is not a single address", IPv4)
+			return true
+		}
+		return false
+	}
+	if !isDottedDigits(hostOnly) && !e.tldOK(hostOnly) {
+		return false
+	}
+	if _, reason := parseHost(hostOnly); reason != "" {
+		return false
+	}
+	u := trimURL(host + s[slash:])
+	if u == host+"/" || u == host {
+		e.atom(host, 0, '/', false)
+		return true
+	}
+	ioc, reason := detect("http://" + u)
+	if reason != "" {
+		return false
+	}
+	ioc.Input = u
+	e.emit(ioc)
+	if e.opt.All {
+		e.emitHost(ioc.Value)
+	}
+	return true
+}
+
+// atom classifies one run of letters, digits, dots, hyphens, underscores
+// and colons. prev and next are the bytes around it (0 at the ends).
+func (e *extractor) atom(a string, prev, next byte, inPath bool) {
+	a = strings.Trim(a, ".-_")
+	if a == "" {
+		return
+	}
+	if strings.IndexByte(a, ':') >= 0 {
+		e.colonAtom(a, prev, next, inPath)
+		return
+	}
+	if isHex(a) {
+		e.hexAtom(a)
+		return
+	}
+	// Local parts of email addresses, Windows paths and path segments are
+	// not hosts.
+	if inPath || prev == '\\' || next == '@' {
+		e.hashLabels(a)
+		return
+	}
+	if isDottedDigits(a) {
+		if strings.Count(a, ".") != 3 {
+			return
+		}
+		ioc, reason := parseIPv4(a)
+		if reason != "" {
+			e.invalid(a, reason, IPv4)
+			return
+		}
+		ioc.Input = a
+		e.emit(ioc)
+		return
+	}
+	if strings.IndexByte(a, '.') < 0 {
+		return
+	}
+	if !e.tldOK(a) {
+		e.hashLabels(a)
+		return
+	}
+	d, reason := normalizeDomain(a)
+	if reason != "" {
+		e.invalid(a, reason, Domain)
+		return
+	}
+	e.emit(IOC{Input: a, Type: Domain, Value: d})
+}
+
+// tldOK reports whether the last label of host is a public TLD, cached.
+func (e *extractor) tldOK(host string) bool {
+	last := strings.TrimSuffix(host, ".")
+	last = last[strings.LastIndexByte(last, '.')+1:]
+	if ok, hit := e.tlds[last]; hit {
+		return ok
+	}
+	l := strings.ToLower(last)
+	if !isASCII(l) {
+		a, err := idna.Punycode.ToASCII(l)
+		if err != nil {
+			e.tlds[last] = false
+			return false
+		}
+		l = a
+	}
+	ok := isPublicTLD(l)
+	if len(e.tlds) < 4096 {
+		e.tlds[last] = ok
+	}
+	return ok
+}
+
+// hashLabels reports hashes used as file names: "<sha256>.exe".
+func (e *extractor) hashLabels(a string) {
+	if len(a) < 32 {
+		return
+	}
+	for _, l := range strings.Split(a, ".") {
+		if isHex(l) && (len(l) == 32 || len(l) == 40 || len(l) == 64) {
+			e.hexAtom(l)
+		}
+	}
+}
+
+func (e *extractor) hexAtom(a string) {
+	if len(a) < minHexCandidate {
+		return
+	}
+	ioc, reason := parseHash(a)
+	if reason != "" {
+		if hasDigitAndLetter(a) {
+			e.invalid(a, reason, SHA256)
+		}
+		return
+	}
+	ioc.Input = a
+	e.emit(ioc)
+}
+
+func hasDigitAndLetter(s string) bool {
+	d, l := false, false
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			d = true
+		} else {
+			l = true
+		}
+	}
+	return d && l
+}
+
+// colonAtom handles atoms with colons: IPv6 addresses, or host:port,
+// label:value and times, which are split at the colons.
+func (e *extractor) colonAtom(a string, prev, next byte, inPath bool) {
+	if v6, ok := ipv6Candidate(a); ok {
+		if !inPath && prev != '\\' {
+			ioc := addrIOC(v6)
+			ioc.Input = a
+			e.emit(ioc)
+		}
+		return
+	}
+	parts := strings.Split(a, ":")
+	for k, p := range parts {
+		pv, nx := byte(':'), byte(':')
+		if k == 0 {
+			pv = prev
+		}
+		if k == len(parts)-1 {
+			nx = next
+		}
+		e.atom(p, pv, nx, inPath)
+	}
+}
+
+// ipv6Candidate parses a as an IPv6 address. Times ("12:30:45"), MAC
+// addresses and longer colon-separated fingerprints fail here because
+// netip requires exactly eight groups or a "::".
+func ipv6Candidate(a string) (netip.Addr, bool) {
+	if strings.Count(a, ":") < 2 {
+		return netip.Addr{}, false
+	}
+	for _, cand := range []string{a, strings.TrimSuffix(a, ":")} {
+		if addr, err := netip.ParseAddr(cand); err == nil && addr.Is6() && strings.ContainsAny(cand, "0123456789abcdefABCDEF") {
+			return addr, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+func (e *extractor) wanted(t Type) bool {
+	return e.want == nil || e.want[t] || (t == SHA256 && (e.want[MD5] || e.want[SHA1]))
+}
+
+func (e *extractor) emit(ioc IOC) {
+	if e.err != nil || (e.want != nil && !e.want[ioc.Type]) {
+		return
+	}
+	key := string(ioc.Type) + "\x00" + ioc.Value
+	if _, dup := e.seen[key]; dup {
+		return
+	}
+	e.seen[key] = struct{}{}
+	if e.refanged {
+		ioc.Input = inputFor(ioc.Input, e.raw)
+	}
+	e.err = e.fn(Match{IOC: ioc, Line: e.line})
+}
+
+// invalid reports a candidate that is not valid; kind is the type it
+// resembles, used for the type filter (any hash type for hex runs).
+func (e *extractor) invalid(input, reason string, kind Type) {
+	if e.err != nil || !e.opt.Invalid || !e.wanted(kind) {
+		return
+	}
+	key := "\x00" + input
+	if _, dup := e.seen[key]; dup {
+		return
+	}
+	e.seen[key] = struct{}{}
+	if e.refanged {
+		input = inputFor(input, e.raw)
+	}
+	e.err = e.fn(Match{Invalid: &InvalidError{Input: input, Reason: reason}, Line: e.line})
+}
+
+// inputFor returns the text as found for a value taken from a refanged
+// token: the raw token when it holds just this value, else the value.
+func inputFor(value, raw string) string {
+	t := strings.TrimRight(strings.TrimLeft(raw, "([{*+="), ".,:;!?)]}*+")
+	if Refang(t) == value {
+		return t
+	}
+	return value
+}
