@@ -6,5 +6,6 @@ import "github.com/spf13/cobra"
 func (a *app) subcommands() []*cobra.Command {
 	return []*cobra.Command{
 		a.newVersionCmd(),
+		a.newExtractCmd(),
 	}
 }
