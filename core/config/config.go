@@ -295,7 +295,9 @@ func Parse(data []byte, path string) (*Config, error) {
 func decodeError(path string, data []byte, err error) error {
 	var pe toml.ParseError
 	if !errors.As(err, &pe) {
-		return fmt.Errorf("%w: invalid TOML in %s", ErrConfig, path)
+		// Type mismatches name the key and the types, never the value
+		// (BurntSushi/toml v1.6.0, decode.go), so they are safe to show.
+		return fmt.Errorf("%w: invalid value in %s: %s", ErrConfig, path, strings.TrimPrefix(err.Error(), "toml: "))
 	}
 	line := ""
 	if lines := strings.Split(string(data), "\n"); pe.Position.Line >= 1 && pe.Position.Line <= len(lines) {
