@@ -1,0 +1,133 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/verdict"
+)
+
+// Progress draws a one-line progress bar with counts and an ETA, redrawn in
+// place with a carriage return. It is meant for stderr on a terminal. A
+// disabled Progress writes nothing at all, and every method is safe for
+// concurrent use and on a nil *Progress.
+type Progress struct {
+	mu         sync.Mutex
+	w          io.Writer
+	enabled    bool
+	total      int
+	done       int
+	malicious  int
+	suspicious int
+	eta        func(remaining int) time.Duration
+	start      time.Time
+	lastDraw   time.Time
+	finished   bool
+	now        func() time.Time
+}
+
+// progressInterval limits redraws, so a batch served from the cache does not
+// spend its time writing to the terminal.
+const progressInterval = 100 * time.Millisecond
+
+// progressBarWidth is the width of the bar itself. It keeps the whole line
+// under 80 columns.
+const progressBarWidth = 24
+
+// NewProgress returns a progress bar over total results that writes to w
+// only when enabled. eta returns the time the remaining lookups need, for
+// example from the rate limit. When eta is nil, the bar extrapolates from
+// the pace so far.
+func NewProgress(w io.Writer, total int, enabled bool, eta func(remaining int) time.Duration) *Progress {
+	return &Progress{w: w, total: total, enabled: enabled && w != nil, eta: eta, now: time.Now, start: time.Now()}
+}
+
+// Add counts one finished result and redraws the bar, at most every 100 ms.
+func (p *Progress) Add(r enrich.Result) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	p.done++
+	switch r.Verdict {
+	case verdict.Malicious:
+		p.malicious++
+	case verdict.Suspicious:
+		p.suspicious++
+	}
+	if !p.enabled || p.finished {
+		return
+	}
+	now := p.now()
+	if p.done < p.total && now.Sub(p.lastDraw) < progressInterval {
+		return
+	}
+	p.lastDraw = now
+	p.draw(now)
+}
+
+// Done draws the final state and ends the line, so later stderr output
+// starts on a fresh line. Calls after the first do nothing.
+func (p *Progress) Done() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.enabled || p.finished {
+		return
+	}
+	p.finished = true
+	p.draw(p.now())
+	fmt.Fprint(p.w, "\n")
+}
+
+// draw writes the bar line while p.mu is held. Write errors are ignored because a
+// broken stderr must not stop the batch.
+func (p *Progress) draw(now time.Time) {
+	total := max(p.total, p.done)
+	filled := progressBarWidth
+	percent := 100
+	if total > 0 {
+		filled = p.done * progressBarWidth / total
+		percent = p.done * 100 / total
+	}
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", progressBarWidth-filled)
+
+	line := fmt.Sprintf("\r[%s] %d/%d %3d%%", bar, p.done, total, percent)
+	if p.malicious > 0 || p.suspicious > 0 {
+		line += fmt.Sprintf("  %d malicious, %d suspicious", p.malicious, p.suspicious)
+	}
+	if remaining := total - p.done; remaining > 0 {
+		line += "  ETA " + formatETA(p.remainingTime(now, remaining))
+	}
+	// ESC [ K clears what a longer previous line left to the right.
+	fmt.Fprint(p.w, line+"\x1b[K")
+}
+
+func (p *Progress) remainingTime(now time.Time, remaining int) time.Duration {
+	if p.eta != nil {
+		return p.eta(remaining)
+	}
+	if p.done == 0 {
+		return 0
+	}
+	return now.Sub(p.start) / time.Duration(p.done) * time.Duration(remaining)
+}
+
+// formatETA rounds d to whole seconds, and to minutes above an hour.
+func formatETA(d time.Duration) string {
+	if d <= 0 {
+		return "--"
+	}
+	if d >= time.Hour {
+		return d.Round(time.Minute).String()
+	}
+	return d.Round(time.Second).String()
+}
