@@ -115,13 +115,13 @@ func ExtractString(s string, opt ExtractOptions) ([]Match, error) {
 }
 
 type extractor struct {
-	opt   ExtractOptions
-	fn    func(Match) error
-	line  int
-	want  map[Type]bool // nil: every type
-	seen  map[string]struct{}
-	tlds  map[string]bool // cache of isPublicTLD by lowercase label
-	err   error           // first error from fn
+	opt  ExtractOptions
+	fn   func(Match) error
+	line int
+	want map[Type]bool // nil: every type
+	seen map[string]struct{}
+	tlds map[string]bool // cache of isPublicTLD by lowercase label
+	err  error           // first error from fn
 
 	// raw is the current token as found; refanged is set when Refang
 	// changed it, so Input must be mapped back to the text as found.
@@ -148,7 +148,7 @@ const (
 )
 
 var byteClass = func() (t [256]uint8) {
-	for _, c := range " \t\r\n\v\f\"'`|,;<>^" {
+	for _, c := range " \t\r\n\v\f\"'`|,;<>" {
 		t[c] = clsDelim
 	}
 	for c := '0'; c <= '9'; c++ {
@@ -197,6 +197,9 @@ func (e *extractor) scanLine(line []byte) error {
 		if start == i {
 			continue
 		}
+		if end := joinSpacedSeparators(line, i); end != i {
+			i, or = end, or|clsSpecial
+		}
 		tok := line[start:i]
 		if or&clsSpecial == 0 && !(hexOnly && len(tok) >= minHexCandidate) {
 			if !hasLongHexRun(tok) {
@@ -212,6 +215,43 @@ func (e *extractor) scanLine(line []byte) error {
 		}
 	}
 	return nil
+}
+
+// joinSpacedSeparators extends a token that ends at i over separators
+// written as their own words ("example [.] com", "me (at) example.com") and
+// the word after each. It returns the new end.
+func joinSpacedSeparators(line []byte, i int) int {
+	for {
+		j := i
+		for j < len(line) && isSpace(line[j]) {
+			j++
+		}
+		if j == i || j >= len(line) || !isOpener(line[j]) {
+			return i
+		}
+		k := j
+		for k < len(line) && byteClass[line[k]]&clsDelim == 0 {
+			k++
+		}
+		m := k
+		for m < len(line) && isSpace(line[m]) {
+			m++
+		}
+		end := m
+		for end < len(line) && byteClass[line[end]]&clsDelim == 0 {
+			end++
+		}
+		if end == m {
+			return i
+		}
+		// The word after the separator takes part, since "(at)" counts
+		// only before a domain name.
+		sep := string(line[j:end])
+		if _, n, both, ok := matchToken(sep, 0); !ok || !both || n < k-j {
+			return i
+		}
+		i = end
+	}
 }
 
 // minHexCandidate is the shortest hex run reported as an invalid hash: a

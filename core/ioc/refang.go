@@ -34,7 +34,7 @@ func Refang(s string) string {
 func mayBeDefanged(s string) bool {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c >= utf8.RuneSelf, isBracket(c), c == '\\':
+		case c >= utf8.RuneSelf, isBracket(c), c == '\\', c == '^':
 			return true
 		case c == ':' && strings.HasPrefix(s[i:], "://"):
 			return true
@@ -99,7 +99,22 @@ func refangOnce(s string) string {
 			continue
 		}
 
-		if isBracket(c) || c == '.' || c == 'd' || c == 'D' {
+		if c == '^' && i+1 < len(s) && s[i+1] == '.' {
+			// "example^.com"
+			i++
+			continue
+		}
+
+		if c == '[' || c == '(' {
+			// "[www].example.com": a bracketed label before a dot.
+			if n := bracketedLabel(s, i); n > 0 {
+				b = append(b, s[i+1:i+n-1]...)
+				i += n
+				continue
+			}
+		}
+
+		if isBracket(c) || c == '.' || startsWord(c) {
 			if rep, n, both, ok := matchToken(s, i); ok {
 				// Spaces around a token bracketed on both sides belong to
 				// it: "example [.] com".
@@ -118,60 +133,65 @@ func refangOnce(s string) string {
 	return refangSchemes(string(b))
 }
 
-// matchToken matches a defanged separator starting at s[i]: brackets, an
-// optional space run, a core ("." "dot" ":" "://" "/" "//" "@" "at" "-"), an
-// optional space run and brackets, with at least one bracket. It returns
-// the replacement, the number of bytes consumed and whether the core was
-// bracketed on both sides.
+// matchToken matches a defanged separator starting at s[i]: brackets, a
+// core ("." "dot" ":" "://" "/" "//" "@" "at" "-", see matchCore) and
+// brackets, with at least one bracket. It returns the replacement, the
+// number of bytes consumed and whether the core was bracketed on both sides.
+// Spaces may surround the core only when it is bracketed on both sides, so
+// "a. [b" is left alone while "example [ . ] com" is not.
 func matchToken(s string, i int) (rep string, n int, both, ok bool) {
 	j := i
-	open := 0
 	for j < len(s) && isBracket(s[j]) {
 		j++
-		open++
 	}
-	k := j
-	for k < len(s) && isSpace(s[k]) {
-		k++
+	open := j - i
+	spaceBefore := j
+	for j < len(s) && isSpace(s[j]) {
+		j++
 	}
-	if open > 0 {
-		j = k
-	} else if k != j {
-		return "", 0, false, false
-	}
+	spaced := j != spaceBefore
 
 	core, coreLen := matchCore(s[j:])
-	if coreLen == 0 {
+	if coreLen == 0 || (spaced && open == 0) {
 		return "", 0, false, false
 	}
 	j += coreLen
 
-	k = j
-	for k < len(s) && isSpace(s[k]) {
-		k++
-	}
-	end := k
-	closeN := 0
-	for end < len(s) && isBracket(s[end]) {
+	end := j
+	for end < len(s) && isSpace(s[end]) {
 		end++
-		closeN++
 	}
+	spaced = spaced || end != j
+	closeStart := end
+	for end < len(s) && isBracket(s[end]) {
+		if isOpener(s[end]) && startsToken(s, end) {
+			// "[:][:]": this bracket opens the next token.
+			break
+		}
+		end++
+	}
+	closeN := end - closeStart
 	if closeN == 0 {
 		end = j
+	}
+	both = open > 0 && closeN > 0
+	if spaced && !both {
+		return "", 0, false, false
 	}
 
 	switch {
 	case open == 0 && closeN == 0:
 		return "", 0, false, false
 	case core == "dot" || core == "at":
-		// Words need a bracket on both sides, except "dot]" right after a
-		// label ("exampledot]com"), which is common in the wild.
+		// Words need a bracket on both sides, except a dot word right
+		// after a label ("exampledot]com"), which is common in the wild.
 		if closeN == 0 || (open == 0 && (core == "at" || i == 0 || !isLabelByte(s[i-1]))) {
 			return "", 0, false, false
 		}
-	case open == 0 || closeN == 0:
-		// A one-sided bracket counts only around a dot: "[.x", "x.]".
-		if core != "." {
+	case !both:
+		// A one-sided bracket counts only around a dot or a slash between
+		// labels: "[.x", "x.]y", "example.com[/test".
+		if core != "." && core != "/" {
 			return "", 0, false, false
 		}
 		if open == 0 && (i == 0 || !isLabelByte(s[i-1])) {
@@ -182,6 +202,11 @@ func matchToken(s string, i int) (rep string, n int, both, ok bool) {
 		}
 	}
 
+	if both {
+		for end < len(s) && isSpace(s[end]) {
+			end++
+		}
+	}
 	rep = core
 	switch core {
 	case "dot":
@@ -192,25 +217,37 @@ func matchToken(s string, i int) (rep string, n int, both, ok bool) {
 		}
 		rep = "@"
 	}
-	both = open > 0 && closeN > 0
-	if both {
-		for end < len(s) && isSpace(s[end]) {
-			end++
-		}
-	}
 	return rep, end - i, both, true
 }
 
+func isOpener(c byte) bool { return c == '[' || c == '(' || c == '{' || c == '<' }
+
+// startsToken reports whether the opening brackets at s[i] are followed by a
+// separator core.
+func startsToken(s string, i int) bool {
+	for i < len(s) && isOpener(s[i]) {
+		i++
+	}
+	_, n := matchCore(s[i:])
+	return n > 0
+}
+
+// dotWords and atWords are the words written in brackets for "." and "@",
+// in English, German and Spanish ("[punkt]", "(punto)", "[arroba]") and
+// French ("(et)").
+var (
+	dotWords = []string{"dot", "punkt", "punto"}
+	atWords  = []string{"arroba", "at", "et"}
+)
+
+// matchCore matches the separator at the start of s and returns its
+// canonical form ("dot" and "at" for the words) and length.
 func matchCore(s string) (string, int) {
 	switch {
 	case strings.HasPrefix(s, "://"):
 		return "://", 3
 	case strings.HasPrefix(s, "//"):
 		return "//", 2
-	case len(s) >= 3 && strings.EqualFold(s[:3], "dot"):
-		return "dot", 3
-	case len(s) >= 2 && strings.EqualFold(s[:2], "at"):
-		return "at", 2
 	case s == "":
 		return "", 0
 	}
@@ -218,7 +255,46 @@ func matchCore(s string) (string, int) {
 	case '.', ':', '/', '@', '-':
 		return s[:1], 1
 	}
+	for _, w := range dotWords {
+		if len(s) >= len(w) && strings.EqualFold(s[:len(w)], w) {
+			return "dot", len(w)
+		}
+	}
+	for _, w := range atWords {
+		if len(s) >= len(w) && strings.EqualFold(s[:len(w)], w) {
+			return "at", len(w)
+		}
+	}
 	return "", 0
+}
+
+// startsWord reports whether c can start a dot word or at word.
+func startsWord(c byte) bool {
+	switch c | 0x20 {
+	case 'd', 'p', 'a', 'e':
+		return true
+	}
+	return false
+}
+
+// bracketedLabel returns the length of "[label]" or "(label)" at s[i] when a
+// dot follows it, else 0.
+func bracketedLabel(s string, i int) int {
+	closer := byte(']')
+	if s[i] == '(' {
+		closer = ')'
+	}
+	j := i + 1
+	for j < len(s) && j-i <= 64 && isLabelByte(s[j]) && s[j] < utf8.RuneSelf {
+		j++
+	}
+	if j == i+1 || j+1 >= len(s) || s[j] != closer || s[j+1] != '.' {
+		return 0
+	}
+	if i > 0 && isLabelByte(s[i-1]) {
+		return 0
+	}
+	return j + 1 - i
 }
 
 func isLabelByte(c byte) bool {
@@ -246,7 +322,7 @@ func domainFollows(s string) bool {
 func refangDots(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
-		if isBracket(s[i]) || s[i] == '.' || s[i] == 'd' || s[i] == 'D' {
+		if isBracket(s[i]) || s[i] == '.' || startsWord(s[i]) {
 			if rep, n, ok := matchDotToken(s, i); ok {
 				b.WriteString(rep)
 				i += n
@@ -281,8 +357,9 @@ func matchDotToken(s string, i int) (string, int, bool) {
 	return ".", k - i, true
 }
 
-// refangSchemes rewrites "hxxp://", "hXXps://", "fxp://" and similar to the
-// real scheme. Only the letters right before "://" are looked at.
+// refangSchemes rewrites "hxxp://", "hXXps://", "fxp://", "xxxx://" and
+// bracketed schemes ("[http]://", "http]://") to the real scheme. Only the
+// letters right before "://" are looked at.
 func refangSchemes(s string) string {
 	if !strings.Contains(s, "://") {
 		return s
@@ -290,12 +367,25 @@ func refangSchemes(s string) string {
 	var b strings.Builder
 	last := 0
 	for i := strings.Index(s, "://"); i >= 0; {
-		start := i
-		for start > 0 && isASCIILetter(s[start-1]) {
+		// Closing brackets between the scheme and "://".
+		j := i
+		for j > last && isBracket(s[j-1]) {
+			j--
+		}
+		start := j
+		for start > last && isASCIILetter(s[start-1]) {
 			start--
 		}
-		if rep, from := schemeFor(s[start:i]); rep != "" {
-			b.WriteString(s[last : start+from])
+		rep, from := schemeFor(s[start:j], j != i)
+		if rep != "" {
+			from += start
+			if j != i {
+				// Opening brackets before a bracketed scheme go too.
+				for from > last && isBracket(s[from-1]) {
+					from--
+				}
+			}
+			b.WriteString(s[last:from])
 			b.WriteString(rep)
 			last = i
 		}
@@ -313,15 +403,24 @@ func refangSchemes(s string) string {
 }
 
 // schemeFor maps a defanged scheme at the end of word to its real name and
-// returns where in word it starts.
-func schemeFor(word string) (string, int) {
+// returns where in word it starts. A bracketed word may also be a real
+// scheme, whose brackets are then dropped.
+func schemeFor(word string, bracketed bool) (string, int) {
 	for _, c := range []struct{ defanged, real string }{
 		{"hxxps", "https"}, {"hxxp", "http"}, {"hxtps", "https"}, {"hxtp", "http"},
 		{"htxps", "https"}, {"htxp", "http"}, {"fxp", "ftp"},
+		{"xxxxs", "https"}, {"xxxx", "http"},
 	} {
 		n := len(c.defanged)
 		if len(word) >= n && strings.EqualFold(word[len(word)-n:], c.defanged) {
 			return c.real, len(word) - n
+		}
+	}
+	if bracketed {
+		for _, real := range []string{"https", "http", "ftp"} {
+			if strings.EqualFold(word, real) {
+				return real, 0
+			}
 		}
 	}
 	return "", 0
