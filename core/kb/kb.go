@@ -34,6 +34,9 @@ var (
 	// ErrNotFound means a note ID, a watchlist, a tag on an indicator or an
 	// indicator on a watchlist does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrNoWatchlist means the named watchlist does not exist. It also
+	// matches ErrNotFound.
+	ErrNoWatchlist error = &notFoundError{"no such watchlist"}
 	// ErrInvalid means an argument is unusable: an invalid indicator, an
 	// empty or too long tag, note or watchlist name. An invalid indicator
 	// also matches *ioc.InvalidError with errors.As.
@@ -274,6 +277,12 @@ func (k *KB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) err
 	}
 	return nil
 }
+
+// notFoundError is a more specific ErrNotFound.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string        { return e.msg }
+func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 
 // markedError adds a sentinel to an error without changing its message.
 type markedError struct {

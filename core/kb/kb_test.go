@@ -534,3 +534,20 @@ func TestConcurrentWritersInProcess(t *testing.T) {
 		t.Errorf("members = %d, want 100", len(members))
 	}
 }
+
+func TestWatchlistNotFoundKinds(t *testing.T) {
+	ctx := context.Background()
+	k := newKB(t)
+	if _, err := k.AddToWatchlist(ctx, "w", "evil.com"); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := k.RemoveFromWatchlist(ctx, "nope", "evil.com")
+	if !errors.Is(err, kb.ErrNoWatchlist) || !errors.Is(err, kb.ErrNotFound) {
+		t.Errorf("unknown list: error %v, want ErrNoWatchlist and ErrNotFound", err)
+	}
+	_, err = k.RemoveFromWatchlist(ctx, "w", "other.com")
+	if !errors.Is(err, kb.ErrNotFound) || errors.Is(err, kb.ErrNoWatchlist) {
+		t.Errorf("non-member: error %v, want ErrNotFound only", err)
+	}
+}

@@ -94,8 +94,9 @@ func (k *KB) AddToWatchlist(ctx context.Context, name string, inputs ...string) 
 }
 
 // RemoveFromWatchlist removes indicators from the named watchlist. An
-// unknown list, or an indicator that is not on it, is ErrNotFound and
-// nothing is removed. A list left empty still exists; see DeleteWatchlist.
+// unknown list is ErrNoWatchlist, an indicator that is not on it is
+// ErrNotFound, and either way nothing is removed. A list left empty still
+// exists; see DeleteWatchlist.
 func (k *KB) RemoveFromWatchlist(ctx context.Context, name string, inputs ...string) (WatchlistChange, error) {
 	if err := CheckWatchlistName(name); err != nil {
 		return WatchlistChange{}, err
@@ -132,8 +133,7 @@ func (k *KB) RemoveFromWatchlist(ctx context.Context, name string, inputs ...str
 }
 
 // Watchlist returns the members of the named list in the order they were
-// added. An unknown
-// list is ErrNotFound.
+// added. An unknown list is ErrNoWatchlist.
 func (k *KB) Watchlist(ctx context.Context, name string) ([]Member, error) {
 	if err := CheckWatchlistName(name); err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func (k *KB) Watchlists(ctx context.Context) ([]WatchlistInfo, error) {
 }
 
 // DeleteWatchlist deletes the named list. Its indicators keep their tags,
-// notes and verdict history. An unknown list is ErrNotFound.
+// notes and verdict history. An unknown list is ErrNoWatchlist.
 func (k *KB) DeleteWatchlist(ctx context.Context, name string) error {
 	if err := CheckWatchlistName(name); err != nil {
 		return err
@@ -206,14 +206,14 @@ func (k *KB) DeleteWatchlist(ctx context.Context, name string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("delete watchlist %q: %w", name, ErrNotFound)
+			return fmt.Errorf("delete watchlist: %w: %q", ErrNoWatchlist, name)
 		}
 		return nil
 	})
 }
 
 // watchlistID returns the row of a list. Without create, an unknown list is
-// ErrNotFound.
+// ErrNoWatchlist.
 func (k *KB) watchlistID(ctx context.Context, tx *sql.Tx, name string, create bool) (int64, error) {
 	var id int64
 	err := tx.QueryRowContext(ctx, "SELECT id FROM watchlists WHERE name = ?", name).Scan(&id)
@@ -224,7 +224,7 @@ func (k *KB) watchlistID(ctx context.Context, tx *sql.Tx, name string, create bo
 		return 0, err
 	}
 	if !create {
-		return 0, fmt.Errorf("watchlist %q: %w", name, ErrNotFound)
+		return 0, fmt.Errorf("%w: %q", ErrNoWatchlist, name)
 	}
 	res, err := tx.ExecContext(ctx, "INSERT INTO watchlists (name, created) VALUES (?, ?)", name, formatTime(k.now()))
 	if err != nil {
