@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vex-ioc/vex/core/enrich"
 )
@@ -17,7 +18,7 @@ func (c *command) resolve(ctx context.Context) error {
 			return fmt.Errorf("set up vex for this search: %w", err)
 		}
 		c.backend = b
-		c.deadline = c.cfg.Now().Add(c.args.Timeout)
+		c.deadline = time.Now().Add(c.args.Timeout)
 	}
 	ctx, cancel := context.WithDeadline(ctx, c.deadline)
 	defer cancel()
@@ -54,7 +55,7 @@ func (c *command) resolve(ctx context.Context) error {
 	if n := counts[enrich.StatusFailed]; n > 0 {
 		c.warn("failed", "%d values could not be looked up; see %serror on the events", n, c.args.Prefix)
 	}
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) && c.deadline.After(c.cfg.Now()) {
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) && time.Now().Before(c.deadline) {
 		return fmt.Errorf("search cancelled: %w", ctx.Err())
 	}
 

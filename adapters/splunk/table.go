@@ -38,6 +38,7 @@ func (t *table) column(name string) int {
 func (t *table) parse(body []byte, maxRows int) error {
 	t.header, t.fields, t.rows = t.header[:0], t.fields[:0], 0
 	p := csvParser{buf: body}
+	haveHeader := false
 
 	for p.pos < len(p.buf) {
 		if p.skipBlankLine() {
@@ -48,9 +49,10 @@ func (t *table) parse(body []byte, maxRows int) error {
 		if t.fields, err = p.record(t.fields); err != nil {
 			return err
 		}
-		if t.header == nil {
+		if !haveHeader {
 			t.header = append(t.header[:0], t.fields[start:]...)
 			t.fields = t.fields[:start]
+			haveHeader = true
 			continue
 		}
 		if got := len(t.fields) - start; got != len(t.header) {
