@@ -15,6 +15,7 @@ import (
 	"github.com/vex-ioc/vex/core/config"
 	"github.com/vex-ioc/vex/core/enrich"
 	"github.com/vex-ioc/vex/core/kb"
+	"github.com/vex-ioc/vex/core/secret"
 )
 
 // Exit codes of the extension binary.
@@ -41,6 +42,9 @@ type Env struct {
 	Home    string    // the user's home directory, may be empty
 	Stderr  io.Writer // logs; stdout is never written
 	Version string
+	// OpenEngine builds the enrichment engine from the config; main wires
+	// it to enrich.Open. The returned func releases the engine.
+	OpenEngine func(ctx context.Context, cfg *config.Config, key secret.String, local enrich.LocalStore, logger *slog.Logger) (Engine, func() error, error)
 }
 
 // Main runs the extension binary with args (without the program name) and
@@ -138,12 +142,12 @@ func openBackends(ctx context.Context, cfg *config.Config, env Env, logger *slog
 	// Log where the key came from, never the key.
 	logger.Info("starting", "config", cfg.Path, "data_dir", cfg.Cache.DataDir, "api_key_from", string(source), "api_key", key.Masked())
 
-	engine, err := enrich.Open(ctx, cfg, key, enrich.OpenOptions{Logger: logger, UserAgent: "vex/" + env.Version, KB: local})
+	engine, closeEngine, err := env.OpenEngine(ctx, cfg, key, local, logger)
 	if err != nil {
 		logger.Error("open the enrichment engine", "error", err)
 		return closeAll, ExitConfig
 	}
-	closers = append(closers, engine.Close)
+	closers = append(closers, closeEngine)
 	opt.Engine = engine
 	return closeAll, ExitOK
 }

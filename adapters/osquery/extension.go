@@ -161,10 +161,13 @@ func register(ctx context.Context, opt Options, plugins []osq.OsqueryPlugin) (*s
 	// serve through s.done.
 	select {
 	case err := <-s.done:
-		client.Close()
 		if err == nil {
-			err = errors.New("extension server stopped during registration")
+			// osquery asked for a shutdown right after registering; serve
+			// sees the same nil and stops.
+			s.done <- nil
+			return s, nil
 		}
+		client.Close()
 		return nil, err
 	case <-time.After(50 * time.Millisecond):
 	case <-ctx.Done():

@@ -21,7 +21,14 @@ func main() {
 		Getenv:  os.Getenv,
 		Home:    home,
 		Stderr:  os.Stderr,
-		Version: cli.Version,
+		Version: version,
+		OpenEngine: func(ctx context.Context, cfg *config.Config, key secret.String, local enrich.LocalStore, logger *slog.Logger) (vexosquery.Engine, func() error, error) {
+			e, err := enrich.Open(ctx, cfg, key, enrich.OpenOptions{Logger: logger, UserAgent: "vex/" + version, KB: local})
+			if err != nil {
+				return nil, nil, err
+			}
+			return e, e.Close, nil
+		},
 	})
 	stop()
 	os.Exit(code)

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/apache/thrift/lib/go/thrift"
 	"github.com/osquery/osquery-go/gen/osquery"
@@ -164,7 +165,8 @@ func (m *Manager) notifyLocked() {
 }
 
 // WaitExtension waits until an extension named name is registered and
-// returns it.
+// accepts connections on its socket, and returns it. osquery-go extensions
+// register first and listen after, so registration alone is not enough.
 func (m *Manager) WaitExtension(ctx context.Context, name string) (Extension, error) {
 	for {
 		m.mu.Lock()
@@ -172,7 +174,7 @@ func (m *Manager) WaitExtension(ctx context.Context, name string) (Extension, er
 			if e.Name == name {
 				ext := *e
 				m.mu.Unlock()
-				return ext, nil
+				return ext, m.waitListening(ctx, ext)
 			}
 		}
 		ch := m.changed
@@ -182,6 +184,21 @@ func (m *Manager) WaitExtension(ctx context.Context, name string) (Extension, er
 		case <-ctx.Done():
 			return Extension{}, fmt.Errorf("wait for extension %q to register: %w", name, ctx.Err())
 		case <-ch:
+		}
+	}
+}
+
+func (m *Manager) waitListening(ctx context.Context, ext Extension) error {
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "unix", m.extensionSocket(ext.UUID))
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for extension %q to listen: %w", ext.Name, err)
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
