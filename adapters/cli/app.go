@@ -75,6 +75,10 @@ type app struct {
 	logger *slog.Logger
 	// exit is the findings code a command sets when it finishes without error.
 	exit int
+	// Global flags, registered by addGlobalFlags.
+	configPath string // -c/--config
+	apiKeyFlag string // -k/--api-key
+	quiet      bool   // -q/--quiet
 }
 
 // Run executes the vex command line in args (without the program name) and
@@ -163,6 +167,7 @@ Environment:
 	}
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError{err} })
+	a.addGlobalFlags(root)
 	root.AddCommand(a.subcommands()...)
 	return root
 }
