@@ -31,6 +31,10 @@ var ErrMiss = errors.New("cache miss")
 // carry on without the cache.
 var ErrUnavailable = errors.New("cache unavailable")
 
+// ErrCorrupt is wrapped, together with ErrUnavailable, when the cache file is
+// not a valid SQLite database. Removing the file with RemoveFiles fixes it.
+var ErrCorrupt = fmt.Errorf("%w: corrupt cache file", ErrUnavailable)
+
 // ErrInvalidEntry is wrapped by Put for an entry with an empty key field or
 // an unknown status.
 var ErrInvalidEntry = errors.New("invalid cache entry")

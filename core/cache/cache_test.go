@@ -321,8 +321,8 @@ func TestOpenCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Open(context.Background(), path, Options{})
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Open(corrupt) = %v, want ErrUnavailable", err)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open(corrupt) = %v, want ErrCorrupt and ErrUnavailable", err)
 	}
 	for _, want := range []string{path, "not a valid SQLite database", "vex cache-clear"} {
 		if !strings.Contains(err.Error(), want) {

@@ -190,7 +190,7 @@ func (s *SQLite) fileError(action string, err error) error {
 		switch se.Code {
 		case sqlite3.ErrNotADB, sqlite3.ErrCorrupt:
 			return fmt.Errorf("%w: %s cache %s: the file is not a valid SQLite database; run `vex cache-clear` to remove it: %w",
-				ErrUnavailable, action, s.path, err)
+				ErrCorrupt, action, s.path, err)
 		case sqlite3.ErrReadonly, sqlite3.ErrCantOpen, sqlite3.ErrPerm:
 			return fmt.Errorf("%w: %s cache %s: check that the file and its directory are writable by this user: %w",
 				ErrUnavailable, action, s.path, err)
