@@ -33,11 +33,12 @@ var Formats = []string{FormatConsole, FormatRich, FormatJSON, FormatNDJSON, Form
 // is not set.
 const DefaultWidth = 100
 
-// Options tune a writer. The zero value writes real values without colour at
+// Options are the settings of a writer. The zero value writes real values without colour at
 // DefaultWidth.
 type Options struct {
 	// Defang replaces IOC values and URLs with their defanged form in every
-	// format, so the output can be pasted into tickets and mail safely.
+	// format, so the output can be pasted into tickets and mail safely. It
+	// uses ioc.Defang, which leaves a string that is not a valid IOC as is.
 	Defang bool
 	// Color adds ANSI colours by verdict to the console and rich formats.
 	// Callers set it only when stdout is a terminal and NO_COLOR is unset.
@@ -128,7 +129,7 @@ func (f *filterWriter) Write(r enrich.Result) error {
 
 func (f *filterWriter) Close(sum Totals) error { return f.next.Close(sum) }
 
-// Totals counts the results of a run. The verdict counts (Malicious,
+// Totals are the counts of a run's results. The verdict counts (Malicious,
 // Suspicious, Clean, Unknown, Invalid) partition Total: an invalid input
 // counts as Invalid, not Unknown. NotLookedUp and Failed are subsets of
 // Unknown that count why no verdict could be reached.
