@@ -137,7 +137,8 @@ func TestErrorKinds(t *testing.T) {
 		{"bad request", 400, `{"error":{"code":"InvalidArgumentError","message":"bad id"}}`, vt.ErrBadRequest},
 		{"server", 500, `{"error":{"code":"","message":"boom"}}`, vt.ErrServer},
 		{"transient", 503, `{"error":{"code":"TransientError","message":"try later"}}`, vt.ErrServer},
-		{"html 404", 404, `<html><body>Not Found</body></html>`, vt.ErrNotFound},
+		{"html 404 is no answer", 404, `<html><body>Not Found</body></html>`, nil},
+		{"404 without code", 404, `{"error":{"message":"no route"}}`, nil},
 		{"empty 502", 502, ``, vt.ErrServer},
 		{"code wrong type", 400, `{"error":{"code":7,"message":["x"]}}`, vt.ErrBadRequest},
 	}

@@ -11,8 +11,10 @@ import (
 // Sentinel errors that callers branch on with errors.Is. An *Error matches
 // the sentinel for its HTTP status or VirusTotal error code.
 var (
-	// ErrNotFound means VirusTotal has no record of the object (404,
-	// NotFoundError). It is an answer, not a failure.
+	// ErrNotFound means VirusTotal has no record of the object: the error
+	// code NotFoundError. A 404 without that code (an HTML page from a
+	// proxy, a wrong base URL) does not match, so a misconfiguration is
+	// never reported as "not in VirusTotal".
 	ErrNotFound = errors.New("not found in virustotal")
 	// ErrQuotaExceeded means the per-minute rate or the daily quota of the
 	// key is spent (429, QuotaExceededError, TooManyRequestsError).
@@ -68,7 +70,7 @@ func (e *Error) Error() string {
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return e.Status == 404 || e.Code == "NotFoundError"
+		return e.Code == "NotFoundError"
 	case ErrQuotaExceeded:
 		return e.Status == 429 || e.Code == "QuotaExceededError" || e.Code == "TooManyRequestsError"
 	case ErrUnauthorized:

@@ -44,7 +44,8 @@ func (k FaultKind) String() string {
 // when every set condition holds; the first matching fault wins.
 type Fault struct {
 	// Match is a substring of the request path (relative to /api/v3,
-	// unescaped, e.g. "/files/44e6" or "8.8.8.8"). Empty matches any path.
+	// unescaped, e.g. "/files/44e6" or "8.8.8.8") or, for /urls/{id}
+	// paths, of the URL the id encodes. Empty matches any path.
 	Match string
 	// Nth, when > 0, matches only the Nth request the server receives
 	// (1-based, counting every request, before auth and rate checks).
@@ -92,7 +93,7 @@ func (s *Server) takeFault(path string, nth int) (Fault, bool) {
 		if f.Nth > 0 && f.Nth != nth {
 			continue
 		}
-		if f.Match != "" && !strings.Contains(path, f.Match) {
+		if f.Match != "" && !strings.Contains(path, f.Match) && !strings.Contains(urlOfPath(path), f.Match) {
 			continue
 		}
 		f.used++
@@ -225,4 +226,15 @@ func dropConnection(w http.ResponseWriter, reset bool) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// urlOfPath returns the URL encoded in a /urls/{id} path, or "".
+func urlOfPath(path string) string {
+	rest, ok := strings.CutPrefix(path, "/urls/")
+	if !ok {
+		return ""
+	}
+	id, _, _ := strings.Cut(rest, "/")
+	u, _ := urlFromID(id)
+	return u
 }

@@ -45,8 +45,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, status, body)
 	case !ok:
+		// Like a web server outside the API: a plain 404 with no
+		// VirusTotal error code, as a wrong base URL would get.
 		status = http.StatusNotFound
-		writeJSON(w, status, ErrorBody("NotFoundError", "the API lives under "+APIPrefix))
+		http.Error(w, "404 page not found: the API lives under "+APIPrefix, status)
 	case r.Method != http.MethodGet:
 		status = http.StatusMethodNotAllowed
 		writeJSON(w, status, ErrorBody("BadRequestError", "the fake virustotal answers GET only"))

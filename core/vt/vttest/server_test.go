@@ -414,7 +414,7 @@ func TestRequestLogAndCount(t *testing.T) {
 		t.Errorf("request 2 = %+v", reqs[1])
 	}
 	if reqs[2].Status != 404 {
-		t.Errorf("path outside /api/v3 = %d, want 404", reqs[2].Status)
+		t.Errorf("unknown collection = %d, want 404", reqs[2].Status)
 	}
 	if s.Count("/files/") != 1 || s.Count("") != 3 {
 		t.Errorf("Count = %d, %d", s.Count("/files/"), s.Count(""))
@@ -422,5 +422,29 @@ func TestRequestLogAndCount(t *testing.T) {
 	s.ResetRequests()
 	if s.Count("") != 0 {
 		t.Error("ResetRequests kept requests")
+	}
+}
+
+func TestOutsideAPIPrefixHasNoErrorCode(t *testing.T) {
+	s := start(t, vttest.Options{Synthesize: true})
+	resp, err := http.Get(strings.TrimSuffix(s.URL(), vttest.APIPrefix) + "/v2/file/report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || errorCode(body) != "" {
+		t.Errorf("outside the API = %d %q, want a plain 404", resp.StatusCode, body)
+	}
+}
+
+func TestFaultMatchesURLIndicator(t *testing.T) {
+	s := start(t, vttest.Options{Synthesize: true})
+	s.Inject(vttest.Fault{Match: "evil.example.com", Kind: vttest.Status, Status: 500})
+	if status, _ := get(t, s, "/urls/"+vt.URLID("http://evil.example.com/x")); status != 500 {
+		t.Errorf("fault by URL = %d, want 500", status)
+	}
+	if status, _ := get(t, s, "/urls/"+vt.URLID("http://good.example.com/x")); status != 200 {
+		t.Errorf("other URL = %d, want 200", status)
 	}
 }
