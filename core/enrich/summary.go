@@ -104,10 +104,10 @@ const guiBase = "https://www.virustotal.com/gui/"
 
 var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// PermalinkOf returns the VirusTotal web page of a normalised indicator.
-// URL pages are keyed by the SHA-256 of the URL, which matches VirusTotal's
-// own id for URLs already in canonical form; a 64-hex value is taken as
-// that id. Unknown types give "".
+// PermalinkOf returns the VirusTotal web page of a normalised indicator,
+// or "" for an unknown type. URL pages are keyed by the SHA-256 of the URL.
+// That matches VirusTotal's own id when the URL is already in VirusTotal's
+// canonical form, and a 64-hex value is taken to be that id.
 func PermalinkOf(t ioc.Type, value string) string {
 	if value == "" {
 		return ""

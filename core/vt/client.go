@@ -36,8 +36,8 @@ const (
 )
 
 // Retry timing. A Retry-After longer than maxRetryAfter means the quota will
-// not come back soon (VirusTotal answers a spent daily quota this way), so
-// the client returns the error at once instead of holding the caller.
+// not return soon (a spent daily quota, for one), so the client returns the
+// error at once instead of holding the caller.
 const (
 	backoffBase   = 1 * time.Second
 	backoffMax    = 30 * time.Second
@@ -238,7 +238,7 @@ func (c *Client) GetObject(ctx context.Context, t ioc.Type, value string) (*Obje
 	return o, nil
 }
 
-// Get sends GET base+path?query and returns the body of a 2xx answer.
+// Get sends GET base+path?query and returns the body of a 2xx response.
 // path is already escaped and starts with "/". Errors are *Error for HTTP
 // statuses, or wrap ErrTruncated, ErrBodyTooLarge, network and context errors.
 func (c *Client) Get(ctx context.Context, path string, query url.Values) ([]byte, error) {

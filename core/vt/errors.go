@@ -38,7 +38,7 @@ var (
 	ErrTruncated = errors.New("virustotal response body truncated")
 )
 
-// Error is a non-2xx answer from VirusTotal, built from its error body
+// Error is a non-2xx response from VirusTotal, built from its error body
 // {"error":{"code":...,"message":...}} when there is one.
 type Error struct {
 	Status  int    // HTTP status code

@@ -11,8 +11,8 @@ import (
 type FaultKind int
 
 const (
-	// Status answers Fault.Status with Fault.Body, or with a VirusTotal error
-	// body for that status when Body is nil.
+	// Status responds with Fault.Status and Fault.Body, or with a VirusTotal
+	// error body for that status when Body is nil.
 	Status FaultKind = iota
 	// Slow sends the headers and half the normal body, then stalls for
 	// Fault.Delay (default 1 minute) before the rest.
@@ -20,14 +20,14 @@ const (
 	// Truncated announces the full Content-Length of the normal body but
 	// closes the connection half way.
 	Truncated
-	// Malformed answers 200 with JSON cut off in the middle.
+	// Malformed responds 200 with JSON cut off in the middle.
 	Malformed
-	// HTML answers Fault.Status (default 502) with an HTML error page, as a
-	// proxy or load balancer would.
+	// HTML responds with Fault.Status (default 502) and an HTML error page,
+	// as a proxy or load balancer would.
 	HTML
 	// Reset closes the connection without answering.
 	Reset
-	// WrongShape answers 200 with valid JSON of the wrong shape.
+	// WrongShape responds 200 with valid JSON of the wrong shape.
 	WrongShape
 )
 

@@ -14,15 +14,15 @@ import (
 	"github.com/vex-ioc/vex/core/vt"
 )
 
-// route is one canned answer.
+// route is one canned response.
 type route struct {
 	status int
 	body   []byte
 	file   string // source file relative to the fixtures folder
 }
 
-// IndexRow is one line of an INDEX.tsv: the request the real API answers
-// with a fixture file.
+// IndexRow is one line of an INDEX.tsv. It maps a request to the fixture
+// file that holds the real API's response.
 type IndexRow struct {
 	Method   string // GET, or FAULT for error bodies with no fixed path
 	Path     string // relative to /api/v3; for FAULT rows a name such as "429 quota"

@@ -10,7 +10,7 @@ import (
 
 var jsonMarshal = json.Marshal
 
-// ServeHTTP answers one API request: authentication, then the rate limits,
+// ServeHTTP handles one API request: authentication, then the rate limits,
 // then an injected fault if one matches, then the fixture or synthesised
 // answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +51,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found: the API lives under "+APIPrefix, status)
 	case r.Method != http.MethodGet:
 		status = http.StatusMethodNotAllowed
-		writeJSON(w, status, ErrorBody("BadRequestError", "the fake virustotal answers GET only"))
+		writeJSON(w, status, ErrorBody("BadRequestError", "method not allowed: the fake virustotal serves GET only"))
 	default:
 		status, body = s.answer(r, path)
 		if faulted {
@@ -138,7 +138,7 @@ var objectKinds = map[string]string{
 	"files": "File", "ip_addresses": "IP address", "domains": "Domain", "urls": "URL",
 }
 
-// answer returns the status and body for a GET of path.
+// answer returns the response status and body for a GET of path.
 func (s *Server) answer(r *http.Request, path string) (int, []byte) {
 	s.mu.Lock()
 	rt, found := s.routes[path]
@@ -146,8 +146,8 @@ func (s *Server) answer(r *http.Request, path string) (int, []byte) {
 	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 
 	if found {
-		// Fixtures hold the first page only; a cursor asks for a later one,
-		// which we answer as an empty last page so paging ends.
+		// Fixtures contain the first page only. A cursor requests a later
+		// page, so the response is an empty last page and paging ends.
 		if len(segs) == 3 && r.URL.Query().Get("cursor") != "" && rt.status == http.StatusOK {
 			return http.StatusOK, emptyCollection(path)
 		}

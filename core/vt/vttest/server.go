@@ -2,7 +2,7 @@
 // serves a folder of real-shaped JSON, synthesises plausible objects for
 // unknown ids, enforces a per-minute limit and a daily quota the way
 // VirusTotal does, injects faults on request and records every request. It
-// listens on loopback only unless told otherwise by its caller.
+// listens on loopback unless its caller passes another address to Listen.
 package vttest
 
 import (
@@ -19,14 +19,14 @@ import (
 // APIPrefix is the path prefix of every API route; URL ends with it.
 const APIPrefix = "/api/v3"
 
-// Options configure a Server. The zero value serves nothing but synthesised
-// objects when Synthesize is set, and otherwise answers 404 to everything.
+// Options configure a Server. With only Synthesize set it serves
+// synthesised objects, and with nothing set it responds 404 to everything.
 type Options struct {
 	// FixturesDir is a folder of VirusTotal JSON. Its INDEX.tsv, when
 	// present, maps requests to files; other JSON files holding one object
 	// are served by the object's id.
 	FixturesDir string
-	// Synthesize answers unknown files, IPs, domains and URLs with plausible
+	// Synthesize serves unknown files, IPs, domains and URLs with plausible
 	// objects derived from Seed and the id, so runs repeat.
 	Synthesize bool
 	// Seed varies the synthesised objects.
@@ -42,7 +42,7 @@ type Options struct {
 	// APIKey, when set, is the only key accepted: a missing key gets 401
 	// AuthenticationRequiredError, another key 401 WrongCredentialsError.
 	APIKey string
-	// Latency delays every answer, in real time.
+	// Latency delays every response, in real time.
 	Latency time.Duration
 	// Logger receives one Debug record per request (default: discard).
 	Logger *slog.Logger
