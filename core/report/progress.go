@@ -39,7 +39,8 @@ const progressInterval = 100 * time.Millisecond
 const progressBarWidth = 24
 
 // NewProgress returns a progress bar over total results that writes to w
-// only when enabled. eta returns the time the remaining lookups need, for
+// only when enabled. A total of 0 or less means unknown, and the line then
+// shows only the count so far. eta returns the time the remaining lookups need, for
 // example from the rate limit. When eta is nil, the bar extrapolates from
 // the pace so far.
 func NewProgress(w io.Writer, total int, enabled bool, eta func(remaining int) time.Duration) *Progress {
@@ -65,7 +66,7 @@ func (p *Progress) Add(r enrich.Result) {
 		return
 	}
 	now := p.now()
-	if p.done < p.total && now.Sub(p.lastDraw) < progressInterval {
+	if p.done != p.total && now.Sub(p.lastDraw) < progressInterval {
 		return
 	}
 	p.lastDraw = now
@@ -91,20 +92,19 @@ func (p *Progress) Done() {
 // draw writes the bar line while p.mu is held. Write errors are ignored because a
 // broken stderr must not stop the batch.
 func (p *Progress) draw(now time.Time) {
-	total := max(p.total, p.done)
-	filled := progressBarWidth
-	percent := 100
-	if total > 0 {
-		filled = p.done * progressBarWidth / total
-		percent = p.done * 100 / total
+	// Without a known total (IOCs read from a stream) there is no bar or
+	// ETA, only the count so far.
+	line := fmt.Sprintf("\r%d done", p.done)
+	if p.total > 0 {
+		total := max(p.total, p.done)
+		filled := p.done * progressBarWidth / total
+		bar := strings.Repeat("=", filled) + strings.Repeat(" ", progressBarWidth-filled)
+		line = fmt.Sprintf("\r[%s] %d/%d %3d%%", bar, p.done, total, p.done*100/total)
 	}
-	bar := strings.Repeat("=", filled) + strings.Repeat(" ", progressBarWidth-filled)
-
-	line := fmt.Sprintf("\r[%s] %d/%d %3d%%", bar, p.done, total, percent)
 	if p.malicious > 0 || p.suspicious > 0 {
 		line += fmt.Sprintf("  %d malicious, %d suspicious", p.malicious, p.suspicious)
 	}
-	if remaining := total - p.done; remaining > 0 {
+	if remaining := p.total - p.done; remaining > 0 {
 		line += "  ETA " + formatETA(p.remainingTime(now, remaining))
 	}
 	// ESC [ K clears what a longer previous line left to the right.

@@ -109,3 +109,19 @@ func TestProgressNilIsSafe(t *testing.T) {
 	p.Add(enrich.Result{})
 	p.Done()
 }
+
+func TestProgressUnknownTotal(t *testing.T) {
+	var out lockedBuffer
+	p := NewProgress(&out, 0, true, nil)
+	p.Add(enrich.Result{})
+	p.Add(enrich.Result{})
+	p.Done()
+
+	s := out.String()
+	if !strings.Contains(s, "2 done") {
+		t.Errorf("progress without a total = %q, want the count 2 done", s)
+	}
+	if strings.Contains(s, "ETA") || strings.Contains(s, "[") && strings.Contains(s, "%") {
+		t.Errorf("progress without a total drew a bar or ETA: %q", s)
+	}
+}

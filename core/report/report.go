@@ -33,8 +33,8 @@ var Formats = []string{FormatConsole, FormatRich, FormatJSON, FormatNDJSON, Form
 // is not set.
 const DefaultWidth = 100
 
-// Options are the settings of a writer. The zero value writes real values without colour at
-// DefaultWidth.
+// Options are the settings of a writer. The zero value writes real values
+// without colour at DefaultWidth.
 type Options struct {
 	// Defang replaces IOC values and URLs with their defanged form in every
 	// format, so the output can be pasted into tickets and mail safely. It

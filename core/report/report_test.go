@@ -194,6 +194,27 @@ func TestRichFitsWidth(t *testing.T) {
 	}
 }
 
+func TestRichNarrowTerminal(t *testing.T) {
+	out := string(render(t, FormatRich, Options{Width: 20}, sampleResults()))
+	// Join the IOC column of every table line, so values broken across
+	// lines read whole again.
+	var joined strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if cells := strings.Split(line, "│"); len(cells) == 7 {
+			joined.WriteString(strings.TrimSpace(cells[3]))
+		}
+	}
+	for _, r := range sampleResults() {
+		value := r.Normalized
+		if value == "" {
+			value = r.Input
+		}
+		if !strings.Contains(joined.String(), value) {
+			t.Errorf("rich output at width 20 lost %s", value)
+		}
+	}
+}
+
 func TestRichShowsFullIOCInDetails(t *testing.T) {
 	out := string(render(t, FormatRich, Options{Width: 80}, sampleResults()))
 	hash := sampleResults()[0].Normalized
