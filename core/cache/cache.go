@@ -63,7 +63,7 @@ type Stats struct {
 	Path     string         // cache file, empty for Nop
 	Entries  int            // all entries
 	Fresh    int            // entries not yet expired
-	Expired  int            // entries kept for stale answers
+	Expired  int            // expired entries kept for serving stale results
 	ByStatus map[string]int // entries per status
 	Bytes    int64          // database size, excluding the WAL
 }
@@ -91,8 +91,8 @@ type Options struct {
 	TTL         time.Duration // StatusOK; default 24h
 	NotFoundTTL time.Duration // StatusNotFound; default 4h, so a new sample shows up the same day
 	PartialTTL  time.Duration // StatusPartial; default 1h, so missing sections are retried soon
-	// MaxStale is how long an expired entry is kept for stale answers
-	// before it is pruned; default 7 days.
+	// MaxStale is how long an expired entry is kept for stale results
+	// before it is pruned. The default is 7 days.
 	MaxStale time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger

@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -455,5 +456,59 @@ func fill(b *testing.B, s *SQLite, n int) {
 	}
 	if err := tx.Commit(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+func TestPutDiskFull(t *testing.T) {
+	s := newStore(t, &clock{now: t0})
+	ctx := context.Background()
+	// max_page_count is per connection, so pin the pool to one connection
+	// and cap the file at its current size: the next growth fails as a
+	// full disk does.
+	s.db.SetMaxOpenConns(1)
+	if _, err := s.db.Exec("PRAGMA max_page_count = 8"); err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte("v"), 256<<10)
+	err := s.Put(ctx, Entry{Key: key, Status: StatusOK, Data: big})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("Put on a full disk = %v, want ErrUnavailable naming the full disk", err)
+	}
+	// Smaller entries and reads keep working.
+	small := Key{"triage", "domain", "small.example"}
+	if err := s.Put(ctx, Entry{Key: small, Status: StatusOK, Data: []byte(`{}`)}); err != nil {
+		t.Errorf("small Put after a full-disk error: %v", err)
+	}
+	if _, _, err := s.Get(ctx, small); err != nil {
+		t.Errorf("Get after a full-disk error: %v", err)
+	}
+}
+
+func TestOpenLockedDegradesToNop(t *testing.T) {
+	old := busyTimeout
+	busyTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { busyTimeout = old })
+
+	path := filepath.Join(t.TempDir(), "cache.db")
+	mustOpen(t, path, Options{}).Close()
+
+	// Another connection takes the file in exclusive locking mode and
+	// writes, which keeps every other connection out until it closes.
+	holder, err := sql.Open("sqlite3", "file:"+path+"?_locking_mode=EXCLUSIVE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	holder.SetMaxOpenConns(1)
+	if _, err := holder.Exec("INSERT INTO migrations (name, applied_at) VALUES ('0001_entries.sql', 0) ON CONFLICT DO NOTHING"); err != nil {
+		t.Fatal(err)
+	}
+
+	store, err := OpenOrNop(context.Background(), path, Options{})
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "locked") {
+		t.Errorf("OpenOrNop on a locked cache: warning %v, want ErrUnavailable naming the lock", err)
+	}
+	if _, ok := store.(Nop); !ok {
+		t.Errorf("OpenOrNop on a locked cache = %T, want Nop", store)
 	}
 }

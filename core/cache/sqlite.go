@@ -20,8 +20,8 @@ import (
 var migrationFS embed.FS
 
 // busyTimeout is how long SQLite retries a cache locked by another process
-// before giving up with SQLITE_BUSY.
-const busyTimeout = 5 * time.Second
+// before giving up with SQLITE_BUSY. Tests shorten it.
+var busyTimeout = 5 * time.Second
 
 // SQLite is a Store in a SQLite file in WAL mode, safe for concurrent use by
 // goroutines and by processes sharing the file.

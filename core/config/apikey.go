@@ -7,7 +7,7 @@ import (
 	"github.com/vex-ioc/vex/core/secret"
 )
 
-// Source says where the API key came from.
+// Source names where the API key came from.
 type Source string
 
 // Key sources, in priority order.
@@ -24,7 +24,7 @@ const EnvAPIKey = "VT_API_KEY"
 // ResolveAPIKey picks the API key: the flag value, then $VT_API_KEY, then
 // api.key in cfg. Surrounding whitespace is trimmed, since keys pasted into a
 // shell or file often carry a newline. When no source has a key the error
-// wraps ErrNoAPIKey and says how to set one. getenv is os.Getenv in
+// wraps ErrNoAPIKey and tells how to set one. getenv is os.Getenv in
 // production; cfg may be nil.
 func ResolveAPIKey(flag string, getenv func(string) string, cfg *Config) (secret.String, Source, error) {
 	candidates := []struct {

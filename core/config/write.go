@@ -273,6 +273,7 @@ func writeAtomic(path string, data []byte) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+
 	if err := tmp.Chmod(0o600); err != nil {
 		return fmt.Errorf("%w: set mode of %s: %w", ErrConfig, tmp.Name(), err)
 	}
@@ -285,6 +286,7 @@ func writeAtomic(path string, data []byte) (err error) {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("%w: write config file %s: %w", ErrConfig, path, err)
 	}
+
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("%w: replace config file %s: %w", ErrConfig, path, err)
 	}
@@ -314,8 +316,8 @@ func Show(cfg *Config) string {
 	}
 	b.WriteString("# secrets are masked\n\n")
 	if err := toml.NewEncoder(&b).Encode(f); err != nil {
-		// Encoding a struct of strings, numbers and booleans cannot fail;
-		// report it in the output rather than hide it.
+		// The encoder fails only on types such as maps with non-string
+		// keys, which fileConfig does not have; report it rather than hide it.
 		fmt.Fprintf(&b, "# encoding failed: %v\n", err)
 	}
 	return b.String()

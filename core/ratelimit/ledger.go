@@ -42,8 +42,8 @@ CREATE TABLE days (
 const keepDays = 7
 
 // busyTimeout is how long SQLite itself retries a locked ledger before
-// returning SQLITE_BUSY; Wait then backs off and tries again.
-const busyTimeout = 5 * time.Second
+// returning SQLITE_BUSY. Wait then backs off and tries again. Tests shorten it.
+var busyTimeout = 5 * time.Second
 
 // Ledger is a Quota whose counters live in a SQLite file, so every process
 // that opens the same file shares one per-minute window and one daily quota.

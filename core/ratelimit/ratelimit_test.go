@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -436,5 +437,46 @@ func TestDSNEscapesPath(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("ledger not created at the literal path: %v", err)
+	}
+}
+
+func TestWaitRetriesLockedLedger(t *testing.T) {
+	old := busyTimeout
+	busyTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { busyTimeout = old })
+
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	ld := mustOpen(t, path, FreeTier, Options{})
+
+	// Another connection holds the write lock, as a process stuck in a
+	// long reservation would, and lets go after 400 ms.
+	holder, err := sql.Open("sqlite3", dsn(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	tx, err := holder.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("INSERT INTO sends (at_ms) VALUES (0)"); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(400 * time.Millisecond)
+		close(released)
+		tx.Rollback()
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := ld.Wait(ctx); err != nil {
+		t.Fatalf("Wait on a ledger locked for 400 ms = %v, want success after the lock is released", err)
+	}
+	select {
+	case <-released:
+	default:
+		t.Error("Wait returned before the lock was released")
 	}
 }
