@@ -59,9 +59,10 @@ func (c *csvWriter) writeRow(row []string) error {
 	return flush(c.out)
 }
 
-// csvRow returns the cells of r in csvColumns order. Text cells go through
-// csvCell; numbers and times are formatted here, so they need no guard, and
-// a negative reputation stays a number.
+// csvRow returns the cells of r in csvColumns order. Every text cell goes
+// through csvCell, even the enumerations, because a result may come back from
+// a cache file. Numbers and times are formatted here and need no guard, so a
+// negative reputation stays a number.
 func csvRow(r enrich.Result, opt Options) []string {
 	s := r.Summary
 	ioc := func(v string) string {
@@ -83,11 +84,11 @@ func csvRow(r enrich.Result, opt Options) []string {
 		input = defangInput(r)
 	}
 	row := []string{
-		csvCell(input), string(r.Type), ioc(r.Normalized), r.Verdict.String(), string(r.Status), csvCell(r.Error),
+		csvCell(input), csvCell(string(r.Type)), ioc(r.Normalized), r.Verdict.String(), csvCell(string(r.Status)), csvCell(r.Error),
 		count(enriched, r.Stats.Malicious), count(enriched, r.Stats.Suspicious),
 		count(enriched, r.Stats.Undetected), count(enriched, r.Stats.Harmless),
 		count(enriched, r.Engines), count(enriched, r.Reputation),
-		string(r.Source), csvTime(r.FetchedAt), csvCell(s.ThreatLabel), csvCell(csvDetections(s.Detections)),
+		csvCell(string(r.Source)), csvTime(r.FetchedAt), csvCell(s.ThreatLabel), csvCell(csvDetections(s.Detections)),
 		csvList(s.Tags),
 		csvCell(s.Name), csvCell(s.FileType), num(s.Size), csvCell(s.Country), num(s.ASN), csvCell(s.ASOwner),
 		csvCell(s.Network), csvCell(s.Registrar), ioc(s.FinalURL), csvCell(s.Title), csvList(s.Categories),

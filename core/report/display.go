@@ -237,7 +237,7 @@ func typeLabel(r enrich.Result) string {
 	if r.Type == "" {
 		return "-"
 	}
-	return string(r.Type)
+	return Sanitize(string(r.Type))
 }
 
 // enginesLabel returns "detections/engines" for an enriched result, or "-".
