@@ -437,3 +437,13 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestExampleFileParses(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.Tier != TierPremium || c.API.PerMinute != 300 || c.STIX.TLP != "amber" || c.Cache.DataDir != "testdata" {
+		t.Errorf("example config decoded as %+v %+v %+v", c.API, c.STIX, c.Cache)
+	}
+}
