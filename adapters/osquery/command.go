@@ -36,7 +36,7 @@ const SystemConfigPath = "/etc/vex/config.toml"
 // again after osquery went away, which covers an osqueryd restart.
 const DefaultReconnect = 5 * time.Minute
 
-// Env is what the extension binary takes from its process.
+// Env is the process environment the extension binary reads.
 type Env struct {
 	Getenv  func(string) string
 	Home    string    // the user's home directory, may be empty

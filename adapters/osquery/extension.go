@@ -27,9 +27,9 @@ type Options struct {
 	// Reconnect is how long to keep trying to register again after osquery
 	// went away, for example while it restarts. 0 means exit at once.
 	Reconnect time.Duration
-	// Engine answers vex_triage; nil leaves the table out.
+	// Engine serves vex_triage; nil leaves the table out.
 	Engine Engine
-	// KB answers vex_tags and vex_watchlist; nil leaves them out.
+	// KB serves vex_tags and vex_watchlist; nil leaves them out.
 	KB       KnowledgeBase
 	Settings Settings
 	Version  string

@@ -5,31 +5,39 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/vex-ioc/vex/adapters/cli"
 	vexosquery "github.com/vex-ioc/vex/adapters/osquery"
+	"github.com/vex-ioc/vex/core/config"
+	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/secret"
 )
+
+// version is set at build time by mk/osquery.mk with -ldflags -X.
+var version = "dev"
 
 func main() {
 	// osqueryd stops extensions with SIGTERM; SIGINT covers a run by hand.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	home, _ := os.UserHomeDir()
 	code := vexosquery.Main(ctx, os.Args[1:], vexosquery.Env{
-		Getenv:  os.Getenv,
-		Home:    home,
-		Stderr:  os.Stderr,
-		Version: version,
-		OpenEngine: func(ctx context.Context, cfg *config.Config, key secret.String, local enrich.LocalStore, logger *slog.Logger) (vexosquery.Engine, func() error, error) {
-			e, err := enrich.Open(ctx, cfg, key, enrich.OpenOptions{Logger: logger, UserAgent: "vex/" + version, KB: local})
-			if err != nil {
-				return nil, nil, err
-			}
-			return e, e.Close, nil
-		},
+		Getenv:     os.Getenv,
+		Home:       home,
+		Stderr:     os.Stderr,
+		Version:    version,
+		OpenEngine: openEngine,
 	})
 	stop()
 	os.Exit(code)
+}
+
+func openEngine(ctx context.Context, cfg *config.Config, key secret.String, local enrich.LocalStore, logger *slog.Logger) (vexosquery.Engine, func() error, error) {
+	e, err := enrich.Open(ctx, cfg, key, enrich.OpenOptions{Logger: logger, UserAgent: "vex/" + version, KB: local})
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, e.Close, nil
 }
