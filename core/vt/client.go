@@ -7,6 +7,7 @@ package vt
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -316,9 +317,12 @@ func (c *Client) once(ctx context.Context, target, path string, attempt int) (bo
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		// A parent ctx that ended is final; a per-attempt timeout or a
-		// network failure is worth another try.
-		return nil, 0, ctx.Err() == nil, fmt.Errorf("get virustotal %s: %w", path, c.scrub(err))
+		// A parent ctx that ended is final, and so is a certificate that
+		// fails verification. A per-attempt timeout or another network
+		// failure is worth another try.
+		var certErr *tls.CertificateVerificationError
+		retry := ctx.Err() == nil && !errors.As(err, &certErr)
+		return nil, 0, retry, fmt.Errorf("get virustotal %s: %w", path, c.scrub(err))
 	}
 	defer resp.Body.Close()
 	status = resp.StatusCode

@@ -489,3 +489,26 @@ func TestFakeAuthWithClient(t *testing.T) {
 		t.Errorf("wrong key: err = %v", err)
 	}
 }
+
+func TestClientOverTLS(t *testing.T) {
+	srv := vttest.New(vttest.Options{Synthesize: true})
+	if err := srv.StartTLS(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL(), "https://127.0.0.1:") {
+		t.Fatalf("URL = %q, want https on loopback", srv.URL())
+	}
+	c, _ := newClient(t, vt.Config{BaseURL: srv.URL(), HTTPClient: srv.TLSClient()})
+	if _, err := c.GetObject(context.Background(), ioc.IPv6, "2001:db8::2"); err != nil {
+		t.Fatalf("GetObject over TLS: %v", err)
+	}
+	before := srv.Count("")
+	untrusting, rec := newClient(t, vt.Config{BaseURL: srv.URL()})
+	if _, err := untrusting.GetObject(context.Background(), ioc.IPv6, "2001:db8::2"); err == nil {
+		t.Error("a client without the test certificate connected")
+	}
+	if len(rec.delays) != 0 || srv.Count("") != before {
+		t.Errorf("certificate failure retried %d times", len(rec.delays))
+	}
+}

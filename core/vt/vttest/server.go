@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -73,6 +74,7 @@ type Server struct {
 	seen        int            // requests received, for Fault.Nth
 
 	srv      *http.Server
+	ts       *httptest.Server // set by StartTLS instead of srv
 	ln       net.Listener
 	done     chan struct{}
 	loadErr  error
@@ -124,12 +126,40 @@ func (s *Server) Listen(addr string) error {
 	return nil
 }
 
+// StartTLS listens on a free port of 127.0.0.1 with HTTPS and a
+// self-signed certificate. TLSClient returns a client that trusts it.
+func (s *Server) StartTLS() error {
+	if s.loadErr != nil {
+		return fmt.Errorf("load fixtures from %s: %w", s.opts.FixturesDir, s.loadErr)
+	}
+	if s.ln != nil {
+		return errors.New("fake virustotal is already listening")
+	}
+	s.ts = httptest.NewUnstartedServer(s)
+	s.ts.StartTLS()
+	s.ln = s.ts.Listener
+	return nil
+}
+
+// TLSClient returns an *http.Client that trusts the certificate of a
+// server started with StartTLS, or nil for a plain HTTP server.
+func (s *Server) TLSClient() *http.Client {
+	if s.ts == nil {
+		return nil
+	}
+	return s.ts.Client()
+}
+
 // URL returns the API base URL, such as http://127.0.0.1:41234/api/v3.
 func (s *Server) URL() string {
 	if s.ln == nil {
 		return ""
 	}
-	return "http://" + s.ln.Addr().String() + APIPrefix
+	scheme := "http://"
+	if s.ts != nil {
+		scheme = "https://"
+	}
+	return scheme + s.ln.Addr().String() + APIPrefix
 }
 
 // Close stops the server, ends slow answers in flight and closes every
@@ -140,6 +170,10 @@ func (s *Server) Close() error {
 		close(s.done)
 		if s.srv != nil {
 			err = s.srv.Close()
+		}
+		if s.ts != nil {
+			s.ts.CloseClientConnections()
+			s.ts.Close()
 		}
 	})
 	return err
