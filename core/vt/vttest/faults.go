@@ -25,7 +25,7 @@ const (
 	// HTML responds with Fault.Status (default 502) and an HTML error page,
 	// as a proxy or load balancer would.
 	HTML
-	// Reset closes the connection without answering.
+	// Reset closes the connection without a response.
 	Reset
 	// WrongShape responds 200 with valid JSON of the wrong shape.
 	WrongShape
@@ -59,7 +59,7 @@ type Fault struct {
 	// RetryAfterHeader, when set, is sent verbatim as Retry-After (for
 	// HTTP dates and invalid values).
 	RetryAfterHeader string
-	// Body replaces the answer body of Status and HTML faults.
+	// Body replaces the response body of Status and HTML faults.
 	Body []byte
 	// Delay is how long a Slow fault stalls.
 	Delay time.Duration
@@ -210,7 +210,7 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, nor
 	return http.StatusInternalServerError
 }
 
-// dropConnection closes the client connection without a proper answer.
+// dropConnection closes the client connection without a complete response.
 // With reset, linger 0 makes the close a TCP reset; otherwise the client
 // sees a clean end of stream in the middle of the body.
 func dropConnection(w http.ResponseWriter, reset bool) {

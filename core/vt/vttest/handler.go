@@ -10,9 +10,9 @@ import (
 
 var jsonMarshal = json.Marshal
 
-// ServeHTTP handles one API request: authentication, then the rate limits,
-// then an injected fault if one matches, then the fixture or synthesised
-// answer.
+// ServeHTTP handles one API request. It checks the key, then the rate
+// limits, then serves an injected fault if one matches, and otherwise the
+// fixture or synthesised response.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, APIPrefix)
 	if !ok || path == "" {

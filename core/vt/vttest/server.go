@@ -56,7 +56,7 @@ type Request struct {
 	Query  string
 	Time   time.Time // from Options.Clock
 	Status int       // the status sent, or 0 for a reset connection
-	Fault  string    // the injected fault kind, empty for a normal answer
+	Fault  string    // the injected fault kind, empty for a normal response
 }
 
 // Server is a fake VirusTotal. Its methods are safe for concurrent use.
@@ -162,7 +162,7 @@ func (s *Server) URL() string {
 	return scheme + s.ln.Addr().String() + APIPrefix
 }
 
-// Close stops the server, ends slow answers in flight and closes every
+// Close stops the server, ends slow responses in flight and closes every
 // connection.
 func (s *Server) Close() error {
 	var err error
