@@ -225,8 +225,9 @@ func (c *Config) KBPath() string { return filepath.Join(c.Cache.DataDir, KBFile)
 
 // Load reads the config file at path over the defaults. A missing file
 // returns an error that satisfies errors.Is(err, fs.ErrNotExist); the caller
-// decides whether that is fine. Relative and ~/ paths in the file are
-// resolved by ExpandHome, which the caller runs with the user's home.
+// decides whether that is fine. Relative paths in the file are resolved
+// against the file's directory. Paths starting with ~ are resolved by
+// ExpandHome, which the caller runs with the user's home.
 func Load(path string) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -279,8 +280,8 @@ func Parse(data []byte, path string) (*Config, error) {
 
 	c := f.config()
 	c.Path = path
-	if c.Cache.DataDir == "" && path != "" {
-		c.Cache.DataDir = filepath.Dir(path)
+	if path != "" {
+		c.resolveRelative(filepath.Dir(path))
 	}
 	premiumSet := md.IsDefined("api", "per_minute") && md.IsDefined("api", "per_day")
 	if err := c.validate(premiumSet); err != nil {
@@ -468,30 +469,34 @@ func checkSecret(s string) error {
 	return nil
 }
 
-// ExpandHome resolves a leading ~/ in path settings against home and makes
-// relative paths relative to the config file's directory.
-func (c *Config) ExpandHome(home string) {
-	base := ""
-	if c.Path != "" {
-		base = filepath.Dir(c.Path)
+// resolveRelative makes relative path settings relative to dir, the config
+// file's directory, and defaults the data directory to dir. Paths starting
+// with ~ are left for ExpandHome.
+func (c *Config) resolveRelative(dir string) {
+	for _, p := range c.pathSettings() {
+		if *p != "" && !strings.HasPrefix(*p, "~") && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
 	}
-	for _, p := range []*string{&c.Cache.DataDir, &c.Cache.Path, &c.Serve.TLSCert, &c.Serve.TLSKey} {
-		*p = expandPath(*p, home, base)
+	if c.Cache.DataDir == "" {
+		c.Cache.DataDir = dir
 	}
 }
 
-func expandPath(p, home, base string) string {
-	switch {
-	case p == "":
-		return ""
-	case p == "~":
-		return home
-	case strings.HasPrefix(p, "~/"):
-		return filepath.Join(home, p[2:])
-	case !filepath.IsAbs(p) && base != "":
-		return filepath.Join(base, p)
+// ExpandHome replaces a leading ~ or ~/ in path settings with home.
+func (c *Config) ExpandHome(home string) {
+	for _, p := range c.pathSettings() {
+		switch {
+		case *p == "~":
+			*p = home
+		case strings.HasPrefix(*p, "~/"):
+			*p = filepath.Join(home, (*p)[2:])
+		}
 	}
-	return p
+}
+
+func (c *Config) pathSettings() []*string {
+	return []*string{&c.Cache.DataDir, &c.Cache.Path, &c.Serve.TLSCert, &c.Serve.TLSKey}
 }
 
 // ApplyEnv applies environment overrides: VEX_VT_BASE_URL replaces

@@ -404,17 +404,31 @@ func TestApplyEnv(t *testing.T) {
 	}
 }
 
-func TestExpandHome(t *testing.T) {
-	c := Default()
-	c.Path = "/etc/vex/config.toml"
-	c.Cache.DataDir = "~/vexdata"
-	c.Cache.Path = "cache/c.db"
+func TestPathSettings(t *testing.T) {
+	src := "[cache]\ndata_dir = \"~/vexdata\"\npath = \"cache/c.db\"\n[serve]\ntls_cert = \"/abs/cert.pem\"\ntls_key = \"~\"\n"
+	c, err := Parse([]byte(src), "/etc/vex/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.ExpandHome("/home/ana")
 	if c.Cache.DataDir != "/home/ana/vexdata" {
 		t.Errorf("DataDir = %q", c.Cache.DataDir)
 	}
 	if c.Cache.Path != "/etc/vex/cache/c.db" {
 		t.Errorf("Cache.Path = %q", c.Cache.Path)
+	}
+	if c.Serve.TLSCert != "/abs/cert.pem" || c.Serve.TLSKey != "/home/ana" {
+		t.Errorf("TLS paths = %q %q", c.Serve.TLSCert, c.Serve.TLSKey)
+	}
+
+	// The default data directory is the config file's directory, once.
+	c, err = Parse(nil, "rel/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ExpandHome("/home/ana")
+	if c.Cache.DataDir != "rel" {
+		t.Errorf("default DataDir = %q, want rel", c.Cache.DataDir)
 	}
 }
 
