@@ -91,9 +91,10 @@ func configErr(err error, path string) error {
 }
 
 // askForKey is the NoOptDefVal of --set-api-key: the flag was given without
-// a value, so the key is read from stdin. A NUL byte cannot be typed as an
-// argument, so it never collides with a real key.
-const askForKey = "\x00stdin"
+// a value or as --set-api-key=-, so the key is read from stdin. No
+// VirusTotal key is "-", and help shows it as KEY[="-"], the usual
+// spelling of stdin.
+const askForKey = "-"
 
 type configFlags struct {
 	setAPIKey string
@@ -118,7 +119,8 @@ readable by group or others.
 With no flags, config prints the effective configuration with secrets
 masked, as --show does.
 
-Keys for --set: ` + strings.Join(config.SettableKeys(), ", ") + `.
+Keys for --set:
+` + wrapWords(strings.Join(config.SettableKeys(), ", ")+".", 72, "  ") + `
 Durations are written like 90s, 20m or 24h.`,
 		Example: `  vex config --set-api-key            # prompts for the key
   pass show vt | vex config --set-api-key
@@ -172,6 +174,25 @@ func (a *app) runConfig(f configFlags, args []string) error {
 		return a.showConfig()
 	}
 	return nil
+}
+
+// wrapWords breaks text into lines of at most width bytes, each starting
+// with indent.
+func wrapWords(text string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range strings.Fields(text) {
+		if len(line) > len(indent) && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		if len(line) > len(indent) {
+			line += " "
+		}
+		line += w
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 // redactArg shortens an unexpected argument for an error message, since it
