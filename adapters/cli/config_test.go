@@ -394,3 +394,25 @@ func TestCacheClearConfiguredPath(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+func TestCacheClearUnusableDataDir(t *testing.T) {
+	dir := t.TempDir()
+	// A data directory below a regular file cannot be created, whoever
+	// runs the test; root ignores permission bits, so chmod cannot be used.
+	blocker := filepath.Join(dir, "blocker")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cachePath := filepath.Join(blocker, "cache.db")
+	cfgPath := filepath.Join(dir, "vex.toml")
+	if err := os.WriteFile(cfgPath, []byte("[cache]\ndata_dir = \""+blocker+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runVex(t, "", nil, "", "-c", cfgPath, "cache-clear")
+	if r.code == 0 {
+		t.Errorf("exit 0 with an unusable data directory; stdout %q", r.stdout)
+	}
+	if !strings.Contains(r.stdout+r.stderr, cachePath) {
+		t.Errorf("output does not name %s:\n%s%s", cachePath, r.stdout, r.stderr)
+	}
+}
