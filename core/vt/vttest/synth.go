@@ -139,8 +139,13 @@ func (s *Server) synthObject(coll, id string) ([]byte, error) {
 // synthFile fills file attributes and returns the object id (its sha256).
 // Hashes other than the requested one are random but stable per id.
 func synthFile(r *rand.Rand, id string, attrs map[string]any, base time.Time) string {
-	hashes := map[int]string{32: "md5", 40: "sha1", 64: "sha256"}
-	for n, name := range hashes {
+	// A fixed order keeps the random stream, and so the object, stable.
+	hashes := []struct {
+		name string
+		n    int
+	}{{"md5", 32}, {"sha1", 40}, {"sha256", 64}}
+	for _, hash := range hashes {
+		name, n := hash.name, hash.n
 		if len(id) == n {
 			attrs[name] = id
 			continue
