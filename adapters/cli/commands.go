@@ -9,5 +9,7 @@ func (a *app) subcommands() []*cobra.Command {
 		a.newConfigCmd(),
 		a.newCacheClearCmd(),
 		a.newExtractCmd(),
+		a.newTagCmd(),
+		a.newNoteCmd(),
 	}
 }
