@@ -22,7 +22,7 @@ CC_windows_amd64    ?= $(shell command -v x86_64-w64-mingw32-gcc)
 define splunk_bin
 	@if [ -n "$(3)" ]; then \
 		echo "go build $(1)/amd64 -> $(SPLUNK_STAGE)/$(2)/bin/$(4)"; \
-		CGO_ENABLED=1 CC="$(3)" GOOS=$(1) GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' \
+		CGO_ENABLED=1 CC="$(3)" GOOS=$(1) GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS) -X main.version=$(VERSION)' \
 			-o $(SPLUNK_STAGE)/$(2)/bin/$(4) ./cmd/vex-splunk-cmd || exit 1; \
 	else \
 		echo "splunk-app: skipping $(2): no C compiler for $(1)/amd64 (set CC_$(1)_amd64); go-sqlite3 needs cgo"; \
@@ -46,4 +46,4 @@ splunk-app:
 # splunk-appinspect runs Splunk AppInspect on the package ($VEX_APPINSPECT,
 # installed by .ci/install.d/30-splunk.sh).
 splunk-appinspect: splunk-app
-	$${VEX_APPINSPECT:-splunk-appinspect} inspect $(SPLUNK_TGZ) --mode precert --included-tags splunk_appinspect
+	$${VEX_APPINSPECT:-splunk-appinspect} inspect $(SPLUNK_TGZ) --mode precert

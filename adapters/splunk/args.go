@@ -17,10 +17,10 @@ type Args struct {
 	Offline bool          // answer from caches only
 	MaxAge  time.Duration // accept cached results up to this age; 0 means the configured TTL
 	KVStore bool          // use the KV store collection as a shared cache; default true
-	Timeout time.Duration // time allowed for the lookups of one chunk
+	Timeout time.Duration // time allowed for all lookups of the search, counted from the first
 }
 
-// DefaultTimeout bounds the lookups of one chunk, so a search on a small
+// DefaultTimeout bounds the lookups of one search, so a search on a small
 // quota ends with "cancelled" rows instead of waiting for hours.
 const DefaultTimeout = 5 * time.Minute
 

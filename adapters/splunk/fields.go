@@ -17,10 +17,17 @@ var outputFields = []string{
 const tagsColumn = 14 // index of "tags" in outputFields
 
 // cells are the rendered output fields for one looked-up value. tags is
-// the only field that is multivalue for a single input value.
+// the only field that is multivalue for a single input value. The encoded
+// forms are ready to copy into a CSV row, so the events that repeat a value
+// cost no formatting.
 type cells struct {
-	plain [][]byte // one per outputFields entry
-	tags  []string
+	plain  [][]byte // one per outputFields entry
+	tags   []string
+	csv    [][]byte // plain, CSV-encoded
+	tagsMV []byte   // the __mv_ cell of tags, CSV-encoded; empty for fewer than two tags
+	// segment is ",f1,__mv_f1,f2,..." for all output fields in order: the
+	// whole tail of a row when no output column was in the input.
+	segment []byte
 }
 
 func renderCells(r enrich.Result) *cells {
@@ -50,5 +57,30 @@ func renderCells(r enrich.Result) *cells {
 	if !r.FetchedAt.IsZero() {
 		set(15, strconv.FormatInt(r.FetchedAt.Unix(), 10))
 	}
+	c.encode()
 	return c
 }
+
+func (c *cells) encode() {
+	c.csv = make([][]byte, len(c.plain))
+	for i, p := range c.plain {
+		c.csv[i] = appendField(nil, p)
+	}
+	if len(c.tags) > 1 {
+		c.tagsMV = appendField(nil, appendMultivalue(nil, c.tags))
+	}
+	for k, f := range c.csv {
+		c.segment = append(append(c.segment, ','), f...)
+		c.segment = append(c.segment, ',')
+		if k == tagsColumn {
+			c.segment = append(c.segment, c.tagsMV...)
+		}
+	}
+}
+
+// blankCells is the output of an event without a value.
+var blankCells = func() *cells {
+	c := &cells{plain: make([][]byte, len(outputFields))}
+	c.encode()
+	return c
+}()

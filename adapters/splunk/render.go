@@ -1,7 +1,7 @@
 package splunk
 
 // render writes the parsed chunk back with the output fields added. Input
-// columns keep their order and bytes; output fields already in the input,
+// columns keep their order and values; output fields already in the input,
 // as after a second `| vex`, are overwritten in place.
 func (c *command) render(field, mv int) []byte {
 	n := len(c.tbl.header)
@@ -34,25 +34,58 @@ func (c *command) render(field, mv int) []byte {
 	}
 	out = append(out, '\n')
 
-	var blank cells
-	blank.plain = make([][]byte, len(outputFields))
+	// encoded marks the columns whose cells rowOut holds CSV-encoded.
+	encoded := make([]bool, n+extra)
+	for k := range outputFields {
+		encoded[plainAt[k]], encoded[mvAt[k]] = true, true
+	}
+	if cap(c.rowOut) < n+extra {
+		c.rowOut = make([][]byte, n+extra)
+	}
+	c.rowOut = c.rowOut[:n+extra]
+
+	// appendOnly: every output column is new, so a single-valued row is its
+	// input fields followed by the value's precomputed segment.
+	appendOnly := extra == 2*len(outputFields)
+
 	for i := range c.tbl.rows {
 		row := c.tbl.row(i)
-		c.rowOut = append(append(c.rowOut[:0], row...), make([][]byte, extra)...)
 		single, multi := rowValues(row, field, mv)
+		if appendOnly && len(multi) == 0 {
+			v := blankCells
+			if single != nil {
+				if v = c.memo[string(single)]; v == nil {
+					v = blankCells
+				}
+			}
+			for j, f := range row {
+				if j > 0 {
+					out = append(out, ',')
+				}
+				out = appendField(out, f)
+			}
+			out = append(append(out, v.segment...), '\n')
+			continue
+		}
+
+		copy(c.rowOut, row)
 		switch {
 		case single != nil:
 			c.fillSingle(c.memo[string(single)], plainAt, mvAt)
 		case len(multi) > 0:
 			c.fillMulti(multi, plainAt, mvAt)
 		default:
-			c.fillSingle(&blank, plainAt, mvAt)
+			c.fillSingle(blankCells, plainAt, mvAt)
 		}
 		for j, f := range c.rowOut {
 			if j > 0 {
 				out = append(out, ',')
 			}
-			out = appendField(out, f)
+			if encoded[j] {
+				out = append(out, f...)
+			} else {
+				out = appendField(out, f)
+			}
 		}
 		out = append(out, '\n')
 	}
@@ -60,19 +93,17 @@ func (c *command) render(field, mv int) []byte {
 	return out
 }
 
-// tagsMV caches nothing: a single value's tags are encoded per row only
-// when there are two or more, which keeps the common case copy-free.
 func (c *command) fillSingle(v *cells, plainAt, mvAt []int) {
 	if v == nil {
-		v = &cells{plain: make([][]byte, len(outputFields))}
+		// Only a value whose lookup was skipped has no cells; render it
+		// like an event without a value.
+		v = blankCells
 	}
 	for k := range outputFields {
-		c.rowOut[plainAt[k]] = v.plain[k]
+		c.rowOut[plainAt[k]] = v.csv[k]
 		c.rowOut[mvAt[k]] = nil
 	}
-	if len(v.tags) > 1 {
-		c.rowOut[mvAt[tagsColumn]] = appendMultivalue(nil, v.tags)
-	}
+	c.rowOut[mvAt[tagsColumn]] = v.tagsMV
 }
 
 // fillMulti renders a multivalue input: each output field holds one value
@@ -84,14 +115,13 @@ func (c *command) fillMulti(values []string, plainAt, mvAt []int) {
 			continue
 		}
 		for i, v := range values {
+			per[i] = ""
 			if cv := c.memo[v]; cv != nil {
 				per[i] = string(cv.plain[k])
-			} else {
-				per[i] = ""
 			}
 		}
-		c.rowOut[plainAt[k]] = joinLines(per)
-		c.rowOut[mvAt[k]] = appendMultivalue(nil, per)
+		c.rowOut[plainAt[k]] = appendField(nil, joinLines(per))
+		c.rowOut[mvAt[k]] = appendField(nil, appendMultivalue(nil, per))
 	}
 
 	var tags []string
@@ -106,9 +136,9 @@ func (c *command) fillMulti(values []string, plainAt, mvAt []int) {
 			}
 		}
 	}
-	c.rowOut[plainAt[tagsColumn]] = joinLines(tags)
+	c.rowOut[plainAt[tagsColumn]] = appendField(nil, joinLines(tags))
 	c.rowOut[mvAt[tagsColumn]] = nil
 	if len(tags) > 1 {
-		c.rowOut[mvAt[tagsColumn]] = appendMultivalue(nil, tags)
+		c.rowOut[mvAt[tagsColumn]] = appendField(nil, appendMultivalue(nil, tags))
 	}
 }

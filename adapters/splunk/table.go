@@ -113,8 +113,11 @@ func (p *csvParser) record(dst [][]byte) ([][]byte, error) {
 // unquoted field is kept as a literal character, as Splunk does.
 func (p *csvParser) unquoted() (field []byte, endOfRecord bool) {
 	rest := p.buf[p.pos:]
-	i := bytes.IndexAny(rest, ",\n")
-	if i < 0 {
+	i := 0
+	for i < len(rest) && rest[i] != ',' && rest[i] != '\n' {
+		i++
+	}
+	if i == len(rest) {
 		p.pos = len(p.buf)
 		return trimCR(rest), true
 	}
@@ -206,13 +209,20 @@ func needsQuotes(f []byte) bool {
 	if f[0] == ' ' || f[len(f)-1] == ' ' {
 		return true
 	}
-	return bytes.ContainsAny(f, ",\"\r\n")
+	for _, c := range f {
+		if csvSpecial[c] {
+			return true
+		}
+	}
+	return false
 }
+
+// csvSpecial marks the bytes that force a field into quotes.
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
 
 func needsQuotesString(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
+		if csvSpecial[s[i]] {
 			return true
 		}
 	}

@@ -18,10 +18,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vex-ioc/vex/adapters/cli"
 	"github.com/vex-ioc/vex/adapters/splunk"
 	"github.com/vex-ioc/vex/core/config"
 )
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -39,7 +41,7 @@ func run(ctx context.Context) int {
 		log.Error("load vex config", "error", err)
 		cfg = nil
 	}
-	s := setup{Config: cfg, UserAgent: "vex/" + cli.Version + " (splunk)", Logger: log}
+	s := setup{Config: cfg, UserAgent: "vex/" + version + " (splunk)", Logger: log}
 	open := s.open
 	if cfg == nil {
 		open = func(context.Context, *splunk.SearchInfo, splunk.Args) (*splunk.Backend, error) { return nil, err }
