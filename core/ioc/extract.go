@@ -118,19 +118,25 @@ type extractor struct {
 	opt  ExtractOptions
 	fn   func(Match) error
 	line int
-	want map[Type]bool // nil: every type
-	seen map[string]struct{}
-	tlds map[string]bool // cache of isPublicTLD by lowercase label
-	err  error           // first error from fn
+	want map[Type]bool                       // nil: every type
+	seen [len(typeOrder)]map[string]struct{} // values seen, by typeIndex
+	// seenInvalid holds the invalid candidates already reported.
+	seenInvalid map[string]struct{}
+	tlds        map[string]bool // cache of isPublicTLD by lowercase label
+	err         error           // first error from fn
 
 	// raw is the current token as found; refanged is set when Refang
 	// changed it, so Input must be mapped back to the text as found.
-	raw      string
-	refanged bool
+	raw          string
+	refanged     bool
+	refangedText string
 }
 
 func newExtractor(opt ExtractOptions, fn func(Match) error) *extractor {
-	e := &extractor{opt: opt, fn: fn, seen: map[string]struct{}{}, tlds: map[string]bool{}}
+	e := &extractor{opt: opt, fn: fn, seenInvalid: map[string]struct{}{}, tlds: map[string]bool{}}
+	for i := range e.seen {
+		e.seen[i] = map[string]struct{}{}
+	}
 	if len(opt.Types) > 0 {
 		e.want = map[Type]bool{}
 		for _, t := range opt.Types {
@@ -284,7 +290,8 @@ func worthALook(tok []byte) bool {
 	for i < j && isEdgePunct(tok[j-1]) {
 		j--
 	}
-	for i < j && isEdgePunct(tok[i]) {
+	for i < j && isEdgePunct(tok[i]) && tok[i] != ':' && tok[i] != '.' {
+		// "::1" and ".onion" names keep their first character.
 		i++
 	}
 	for _, c := range tok[i:j] {
@@ -303,10 +310,18 @@ func isEdgePunct(c byte) bool {
 	return false
 }
 
+// maxRefangToken bounds the tokens that are refanged. Longer runs without
+// white space are data blobs, not defanged text, and refanging them could
+// cost time quadratic in the "[at]" they contain.
+const maxRefangToken = 16 << 10
+
 // token extracts every indicator from one token.
 func (e *extractor) token(raw string) {
-	s := Refang(raw)
-	e.raw, e.refanged = raw, s != raw
+	s := raw
+	if len(raw) <= maxRefangToken {
+		s = Refang(raw)
+	}
+	e.raw, e.refanged, e.refangedText = raw, s != raw, s
 
 	if i := strings.Index(s, "://"); i >= 0 {
 		start := schemeStart(s, i)
@@ -452,10 +467,18 @@ func (e *extractor) segment(s string) {
 	}
 }
 
+// atomByte marks the ASCII bytes of atoms.
+var atomByte = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '-' || b == '_' || b == ':'
+	}
+	return t
+}()
+
 func isAtomRune(r rune) bool {
 	if r < utf8.RuneSelf {
-		c := byte(r)
-		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':'
+		return atomByte[r]
 	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
@@ -654,17 +677,31 @@ func (e *extractor) wanted(t Type) bool {
 	return e.want == nil || e.want[t] || (t == SHA256 && (e.want[MD5] || e.want[SHA1]))
 }
 
+// typeOrder indexes the per-type sets; an unknown type shares slot 0.
+var typeOrder = [...]Type{"", MD5, SHA1, SHA256, IPv4, IPv6, Domain, URL}
+
+func typeIndex(t Type) int {
+	for i, u := range typeOrder {
+		if u == t {
+			return i
+		}
+	}
+	return 0
+}
+
 func (e *extractor) emit(ioc IOC) {
 	if e.err != nil || (e.want != nil && !e.want[ioc.Type]) {
 		return
 	}
-	key := string(ioc.Type) + "\x00" + ioc.Value
-	if _, dup := e.seen[key]; dup {
+	// One map operation: the set grows only for a new value.
+	seen := e.seen[typeIndex(ioc.Type)]
+	n := len(seen)
+	seen[ioc.Value] = struct{}{}
+	if len(seen) == n {
 		return
 	}
-	e.seen[key] = struct{}{}
 	if e.refanged {
-		ioc.Input = inputFor(ioc.Input, e.raw)
+		ioc.Input = inputFor(ioc.Input, e.refangedText, e.raw)
 	}
 	e.err = e.fn(Match{IOC: ioc, Line: e.line})
 }
@@ -675,20 +712,22 @@ func (e *extractor) invalid(input, reason string, kind Type) {
 	if e.err != nil || !e.opt.Invalid || !e.wanted(kind) {
 		return
 	}
-	key := "\x00" + input
-	if _, dup := e.seen[key]; dup {
+	if _, dup := e.seenInvalid[input]; dup {
 		return
 	}
-	e.seen[key] = struct{}{}
+	e.seenInvalid[input] = struct{}{}
 	if e.refanged {
-		input = inputFor(input, e.raw)
+		input = inputFor(input, e.refangedText, e.raw)
 	}
 	e.err = e.fn(Match{Invalid: &InvalidError{Input: input, Reason: reason}, Line: e.line})
 }
 
 // inputFor returns the text as found for a value taken from a refanged
 // token: the raw token when it holds just this value, else the value.
-func inputFor(value, raw string) string {
+func inputFor(value, refanged, raw string) string {
+	if value == refanged {
+		return raw
+	}
 	t := strings.TrimRight(strings.TrimLeft(raw, "([{*+="), ".,:;!?)]}*+")
 	if Refang(t) == value {
 		return t

@@ -91,7 +91,7 @@ func detect(v string) (IOC, string) {
 }
 
 func parseHash(v string) (IOC, string) {
-	h := strings.ToLower(v)
+	h := lowerASCII(v)
 	var t Type
 	switch len(h) {
 	case 32:
@@ -111,26 +111,35 @@ func parseHash(v string) (IOC, string) {
 }
 
 func parseIPv4(v string) (IOC, string) {
-	parts := strings.Split(v, ".")
-	if len(parts) != 4 {
-		return IOC{}, fmt.Sprintf("%d dot-separated numbers: an ipv4 address has 4", len(parts))
+	if n := strings.Count(v, ".") + 1; n != 4 {
+		return IOC{}, fmt.Sprintf("%d dot-separated numbers: an ipv4 address has 4", n)
 	}
-	for _, p := range parts {
-		if p == "" {
-			return IOC{}, "empty octet"
+	var octets [4]byte
+	rest := v
+	for k := range octets {
+		p := rest
+		if dot := strings.IndexByte(rest, '.'); dot >= 0 {
+			p, rest = rest[:dot], rest[dot+1:]
 		}
-		if len(p) > 1 && p[0] == '0' {
+		switch {
+		case p == "":
+			return IOC{}, "empty octet"
+		case len(p) > 1 && p[0] == '0':
 			return IOC{}, "leading zeros are ambiguous"
 		}
-		if n, err := strconv.Atoi(p); err != nil || n > 255 {
+		n, err := strconv.Atoi(p)
+		if err != nil || n > 255 || n < 0 {
 			return IOC{}, fmt.Sprintf("octet %s out of range 0-255", p)
 		}
+		octets[k] = byte(n)
 	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		return IOC{}, "not a dotted quad"
+	a := netip.AddrFrom4(octets)
+	// Without leading zeros the dotted quad is already canonical.
+	ioc := IOC{Type: IPv4, Value: v}
+	if NonRoutable(a) {
+		ioc.Flags = []Flag{FlagNonRoutable}
 	}
-	return addrIOC(a), ""
+	return ioc, ""
 }
 
 func parseIPv6(v string) (IOC, string) {
@@ -168,23 +177,42 @@ func normalizeDomain(v string) (string, string) {
 		}
 		d = a
 	}
-	d = strings.ToLower(d)
+	d = lowerASCII(d)
 	if len(d) > 253 {
 		return "", "domain name longer than 253 characters"
 	}
-	labels := strings.Split(d, ".")
-	if len(labels) < 2 {
+	if strings.IndexByte(d, '.') < 0 {
 		return "", "a domain needs at least two labels"
 	}
-	for _, l := range labels {
-		if reason := checkLabel(l); reason != "" {
+	rest := d
+	for {
+		dot := strings.IndexByte(rest, '.')
+		label := rest
+		if dot >= 0 {
+			label = rest[:dot]
+		}
+		if reason := checkLabel(label); reason != "" {
 			return "", reason
 		}
+		if dot < 0 {
+			break
+		}
+		rest = rest[dot+1:]
 	}
-	if !isPublicTLD(labels[len(labels)-1]) {
-		return "", "not a public top-level domain: " + strconv.Quote(labels[len(labels)-1])
+	if !isPublicTLD(rest) {
+		return "", "not a public top-level domain: " + strconv.Quote(rest)
 	}
 	return d, ""
+}
+
+// lowerASCII lowercases ASCII letters, allocating only when one is upper case.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
 
 // checkLabel allows letters, digits, hyphens and underscores. Underscores
@@ -311,8 +339,7 @@ func isHex(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+		if byteClass[s[i]]&clsHex == 0 {
 			return false
 		}
 	}

@@ -22,7 +22,7 @@ func Refang(s string) string {
 	}
 	for {
 		r := refangOnce(s)
-		if r == s {
+		if r == s || !mayBeDefanged(r) {
 			return r
 		}
 		s = r
@@ -36,11 +36,25 @@ func mayBeDefanged(s string) bool {
 		switch c := s[i]; {
 		case c >= utf8.RuneSelf, isBracket(c), c == '\\', c == '^':
 			return true
-		case c == ':' && strings.HasPrefix(s[i:], "://"):
+		case c == ':' && strings.HasPrefix(s[i:], "://") && defangedScheme(s, i):
 			return true
 		}
 	}
 	return false
+}
+
+// defangedScheme reports whether the "://" at s[i] follows a defanged or
+// bracketed scheme, which refangSchemes would rewrite.
+func defangedScheme(s string, i int) bool {
+	if i > 0 && isBracket(s[i-1]) {
+		return true
+	}
+	start := i
+	for start > 0 && isASCIILetter(s[start-1]) {
+		start--
+	}
+	rep, _ := schemeFor(s[start:i], false)
+	return rep != ""
 }
 
 func isBracket(c byte) bool {
@@ -114,7 +128,7 @@ func refangOnce(s string) string {
 			}
 		}
 
-		if isBracket(c) || c == '.' || startsWord(c) {
+		if isBracket(c) || c == '.' || (startsWord(c) && wordBeforeBracket(s, i)) {
 			if rep, n, both, ok := matchToken(s, i); ok {
 				// Spaces around a token bracketed on both sides belong to
 				// it: "example [.] com".
@@ -124,6 +138,21 @@ func refangOnce(s string) string {
 				b = append(b, rep...)
 				i += n
 				continue
+			}
+			if isBracket(c) {
+				// No token starts inside this bracket run either, since
+				// matchToken reads the whole run as opening brackets; go
+				// on at its last bracket, which may open "[label].".
+				// Skipping keeps long runs linear.
+				j := i + 1
+				for j < len(s) && isBracket(s[j]) {
+					j++
+				}
+				b = append(b, s[i:j-1]...)
+				if j-1 > i {
+					i = j - 1
+					continue
+				}
 			}
 		}
 
@@ -268,6 +297,17 @@ func matchCore(s string) (string, int) {
 	return "", 0
 }
 
+// wordBeforeBracket is a cheap filter for matchToken at a letter: a token
+// that starts with a word ("dot]") needs a bracket within the next 7 bytes.
+func wordBeforeBracket(s string, i int) bool {
+	for j := i + 3; j < len(s) && j <= i+7; j++ {
+		if isBracket(s[j]) || isSpace(s[j]) {
+			return true
+		}
+	}
+	return false
+}
+
 // startsWord reports whether c can start a dot word or at word.
 func startsWord(c byte) bool {
 	switch c | 0x20 {
@@ -304,6 +344,11 @@ func isLabelByte(c byte) bool {
 // domainFollows reports whether s starts with a domain name whose last label
 // is a public top-level domain, possibly itself defanged.
 func domainFollows(s string) bool {
+	// A domain name has at most 253 bytes; defanged separators add a few
+	// bytes per label. The bound keeps many "[at]" in a row linear.
+	if len(s) > maxDefangedDomain {
+		s = s[:maxDefangedDomain]
+	}
 	end := 0
 	for end < len(s) && !isSpace(s[end]) && s[end] != '/' && s[end] != '?' && s[end] != '#' && s[end] != ',' && s[end] != ';' && s[end] != '"' && s[end] != '\'' {
 		end++
@@ -317,6 +362,8 @@ func domainFollows(s string) bool {
 	_, reason := normalizeDomain(host)
 	return reason == ""
 }
+
+const maxDefangedDomain = 1024
 
 // refangDots replaces only dot tokens; used for the look-ahead of the at-rule.
 func refangDots(s string) string {
