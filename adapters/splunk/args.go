@@ -14,7 +14,7 @@ type Args struct {
 	Field   string        // the event field holding indicators; required
 	Mode    enrich.Mode   // triage (default) or investigate
 	Prefix  string        // prefix of the added fields; default "vt_"
-	Offline bool          // answer from caches only
+	Offline bool          // use cached results only
 	MaxAge  time.Duration // accept cached results up to this age; 0 means the configured TTL
 	KVStore bool          // use the KV store collection as a shared cache; default true
 	Timeout time.Duration // time allowed for all lookups of the search, counted from the first

@@ -30,7 +30,7 @@ func benchInput(b *testing.B, chunks, rows, distinct int) []byte {
 }
 
 // BenchmarkCommand runs 1M events with 10k distinct values through the
-// command with a warm cache (the fake engine answers at once).
+// command with a warm cache (the fake engine returns at once).
 func BenchmarkCommand(b *testing.B) {
 	input := benchInput(b, 20, 50_000, 10_000)
 	b.SetBytes(int64(len(input)))

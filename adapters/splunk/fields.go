@@ -35,7 +35,7 @@ func renderCells(r enrich.Result) *cells {
 	set := func(i int, s string) { c.plain[i] = []byte(s) }
 
 	set(0, r.Verdict.String())
-	// Counts are left empty unless the source answered, so a lookup that
+	// Counts are left empty unless the lookup returned data, so a lookup that
 	// never happened cannot read as zero detections.
 	if r.Status == enrich.StatusOK {
 		set(1, strconv.Itoa(r.Stats.Malicious))

@@ -43,7 +43,7 @@ func FuzzChunkReader(f *testing.F) {
 			checkRoundTrip(t, &tbl)
 		}
 
-		// The command must answer or fail cleanly on any input.
+		// The command must reply or fail cleanly on any input.
 		var out bytes.Buffer
 		_ = Run(context.Background(), bytes.NewReader(data), &out, Config{
 			Limits: limits,

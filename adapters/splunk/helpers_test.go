@@ -177,6 +177,18 @@ func (f *fakeEngine) count(in string) int {
 func runCommand(t testing.TB, input string, eng *fakeEngine, shared SharedCache) ([]reply, error) {
 	t.Helper()
 	var out bytes.Buffer
+	err := runWith(input, &out, eng, shared)
+	return readReplies(t, out.Bytes()), err
+}
+
+// runTo runs the command with a fresh fake engine and writes its output
+// to out.
+func runTo(t testing.TB, input string, out io.Writer) error {
+	t.Helper()
+	return runWith(input, out, &fakeEngine{}, nil)
+}
+
+func runWith(input string, out io.Writer, eng *fakeEngine, shared SharedCache) error {
 	cfg := Config{
 		Open: func(ctx context.Context, info *SearchInfo, args Args) (*Backend, error) {
 			b := &Backend{Enricher: eng}
@@ -187,6 +199,5 @@ func runCommand(t testing.TB, input string, eng *fakeEngine, shared SharedCache)
 		},
 		Now: func() time.Time { return time.Unix(1_700_000_100, 0) },
 	}
-	err := Run(context.Background(), strings.NewReader(input), &out, cfg)
-	return readReplies(t, out.Bytes()), err
+	return Run(context.Background(), strings.NewReader(input), out, cfg)
 }

@@ -198,7 +198,7 @@ func TestCommandSharedCache(t *testing.T) {
 		t.Fatalf("collection holds %d documents, want 2", n)
 	}
 
-	// A second search, as on another search head, answers from the KV
+	// A second search, as on another search head, reads from the KV
 	// store without a lookup.
 	second := &fakeEngine{}
 	replies, err := runCommand(t, in, second, kv)

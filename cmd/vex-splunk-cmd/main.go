@@ -35,19 +35,26 @@ func main() {
 func run(ctx context.Context) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})).With("component", "splunk")
 
-	cfg, err := loadConfig()
-	if err != nil {
-		// Answer splunkd so the error shows under the search bar.
-		log.Error("load vex config", "error", err)
-		cfg = nil
+	cfg, cfgErr := loadConfig()
+	if cfgErr != nil {
+		// Keep going: Run replies to splunkd with the error, which then shows
+		// under the search bar.
+		log.Error("load vex config", "error", cfgErr)
 	}
 	s := setup{Config: cfg, UserAgent: "vex/" + version + " (splunk)", Logger: log}
 	open := s.open
-	if cfg == nil {
-		open = func(context.Context, *splunk.SearchInfo, splunk.Args) (*splunk.Backend, error) { return nil, err }
+	if cfgErr != nil {
+		open = func(context.Context, *splunk.SearchInfo, splunk.Args) (*splunk.Backend, error) { return nil, cfgErr }
 	}
 
-	err = splunk.Run(ctx, os.Stdin, os.Stdout, splunk.Config{
+	// On SIGTERM the lookups stop through ctx, and closing stdin ends a
+	// read that is waiting for splunkd, so the engine closes its files.
+	go func() {
+		<-ctx.Done()
+		os.Stdin.Close()
+	}()
+
+	err := splunk.Run(ctx, os.Stdin, os.Stdout, splunk.Config{
 		Open:      open,
 		CacheKey:  splunk.IOCCacheKey,
 		SharedTTL: ttl(cfg),

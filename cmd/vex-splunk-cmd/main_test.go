@@ -212,7 +212,7 @@ func TestBinaryEnrichesSearch(t *testing.T) {
 		t.Error("stderr contains the API key or the session key")
 	}
 
-	// The same search again is answered without VirusTotal.
+	// The same search again is served from the caches.
 	out, stderr, err = w.run(t, input)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, stderr)

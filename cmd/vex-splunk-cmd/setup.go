@@ -15,9 +15,9 @@ import (
 )
 
 // setup opens the real backend of a search: the API key from splunkd's
-// storage/passwords, the vex engine on the host's data directory (so the
-// cache, rate limit and daily quota are shared with every vex process of
-// the same user) and the KV store cache.
+// storage/passwords, the vex engine and the KV store cache. The engine uses
+// the host's vex data directory, so the cache, rate limit and daily quota
+// are shared with every vex process of the same user.
 type setup struct {
 	Config    *config.Config
 	RootCAs   *x509.CertPool // extra roots for splunkd's certificate; nil means the system roots
