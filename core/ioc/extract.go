@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/netip"
 	"strings"
@@ -118,8 +119,8 @@ type extractor struct {
 	opt  ExtractOptions
 	fn   func(Match) error
 	line int
-	want map[Type]bool                       // nil: every type
-	seen [len(typeOrder)]map[string]struct{} // values seen, by typeIndex
+	want map[Type]bool              // nil: every type
+	seen [len(typeOrder)]*stringSet // values seen, by typeIndex
 	// seenInvalid holds the invalid candidates already reported.
 	seenInvalid map[string]struct{}
 	tlds        map[string]bool // cache of isPublicTLD by lowercase label
@@ -135,7 +136,7 @@ type extractor struct {
 func newExtractor(opt ExtractOptions, fn func(Match) error) *extractor {
 	e := &extractor{opt: opt, fn: fn, seenInvalid: map[string]struct{}{}, tlds: map[string]bool{}}
 	for i := range e.seen {
-		e.seen[i] = map[string]struct{}{}
+		e.seen[i] = newStringSet()
 	}
 	if len(opt.Types) > 0 {
 		e.want = map[Type]bool{}
@@ -526,7 +527,7 @@ func (e *extractor) schemeless(s string) bool {
 // atom classifies one run of letters, digits, dots, hyphens, underscores
 // and colons. prev and next are the bytes around it (0 at the ends).
 func (e *extractor) atom(a string, prev, next byte, inPath bool) {
-	a = strings.Trim(a, ".-_")
+	a = trimLabelPunct(a)
 	if a == "" {
 		return
 	}
@@ -571,6 +572,21 @@ func (e *extractor) atom(a string, prev, next byte, inPath bool) {
 	}
 	e.emit(IOC{Input: a, Type: Domain, Value: d})
 }
+
+// trimLabelPunct trims dots, hyphens and underscores at both ends, which
+// sentences and markup glue to names ("evil.com.", "_name_").
+func trimLabelPunct(s string) string {
+	i, j := 0, len(s)
+	for i < j && isLabelPunct(s[i]) {
+		i++
+	}
+	for j > i && isLabelPunct(s[j-1]) {
+		j--
+	}
+	return s[i:j]
+}
+
+func isLabelPunct(c byte) bool { return c == '.' || c == '-' || c == '_' }
 
 // tldOK reports whether the last label of host is a public TLD, cached.
 func (e *extractor) tldOK(host string) bool {
@@ -677,6 +693,39 @@ func (e *extractor) wanted(t Type) bool {
 	return e.want == nil || e.want[t] || (t == SHA256 && (e.want[MD5] || e.want[SHA1]))
 }
 
+// stringSet is a set of strings keyed by a 64-bit hash: smaller entries
+// than a map of strings, which matters when a file holds millions of
+// distinct indicators. Strings whose hashes collide go to a second map, so
+// no value is ever lost to a collision.
+type stringSet struct {
+	seed     maphash.Seed
+	byHash   map[uint64]string
+	collided map[string]struct{}
+}
+
+func newStringSet() *stringSet {
+	return &stringSet{seed: maphash.MakeSeed(), byHash: make(map[uint64]string, 256)}
+}
+
+// add inserts s and reports whether it was new.
+func (t *stringSet) add(s string) bool {
+	h := maphash.String(t.seed, s)
+	old, ok := t.byHash[h]
+	if !ok {
+		t.byHash[h] = s
+		return true
+	}
+	if old == s {
+		return false
+	}
+	if t.collided == nil {
+		t.collided = map[string]struct{}{}
+	}
+	n := len(t.collided)
+	t.collided[s] = struct{}{}
+	return len(t.collided) != n
+}
+
 // typeOrder indexes the per-type sets; an unknown type shares slot 0.
 var typeOrder = [...]Type{"", MD5, SHA1, SHA256, IPv4, IPv6, Domain, URL}
 
@@ -693,11 +742,7 @@ func (e *extractor) emit(ioc IOC) {
 	if e.err != nil || (e.want != nil && !e.want[ioc.Type]) {
 		return
 	}
-	// One map operation: the set grows only for a new value.
-	seen := e.seen[typeIndex(ioc.Type)]
-	n := len(seen)
-	seen[ioc.Value] = struct{}{}
-	if len(seen) == n {
+	if !e.seen[typeIndex(ioc.Type)].add(ioc.Value) {
 		return
 	}
 	if e.refanged {

@@ -33,15 +33,29 @@ func Refang(s string) string {
 // backslash, a non-ASCII rune, or a scheme ending in "://".
 func mayBeDefanged(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= utf8.RuneSelf, isBracket(c), c == '\\', c == '^':
+		switch refangStart[s[i]] {
+		case 1:
 			return true
-		case c == ':' && strings.HasPrefix(s[i:], "://") && defangedScheme(s, i):
-			return true
+		case 2:
+			if strings.HasPrefix(s[i:], "://") && defangedScheme(s, i) {
+				return true
+			}
 		}
 	}
 	return false
 }
+
+// refangStart is 1 for bytes that may start a refang rule and 2 for ':'.
+var refangStart = func() (t [256]uint8) {
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = 1
+	}
+	for _, c := range "[](){}<>\\^" {
+		t[c] = 1
+	}
+	t[':'] = 2
+	return t
+}()
 
 // defangedScheme reports whether the "://" at s[i] follows a defanged or
 // bracketed scheme, which refangSchemes would rewrite.
@@ -57,13 +71,14 @@ func defangedScheme(s string, i int) bool {
 	return rep != ""
 }
 
-func isBracket(c byte) bool {
-	switch c {
-	case '[', ']', '(', ')', '{', '}', '<', '>':
-		return true
+func isBracket(c byte) bool { return bracketByte[c] }
+
+var bracketByte = func() (t [256]bool) {
+	for _, c := range "[](){}<>" {
+		t[c] = true
 	}
-	return false
-}
+	return t
+}()
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
