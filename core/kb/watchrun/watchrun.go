@@ -49,7 +49,9 @@ type Item struct {
 	Status   enrich.Status     `json:"status"`
 	Source   enrich.Source     `json:"source"`
 	Error    string            `json:"error,omitempty"`
-	Result   *enrich.Result    `json:"-"` // the full result, for callers that print more
+	// Local is the member's tags, notes and watchlists.
+	Local  enrich.Local   `json:"local,omitzero"`
+	Result *enrich.Result `json:"-"` // the full result, for callers that print more
 }
 
 // Counts tallies a run by Change.
@@ -110,8 +112,16 @@ func Run(ctx context.Context, k *kb.KB, name string, eng Batcher, req enrich.Req
 	})
 	rep.Stopped = stats.Stopped
 
+	// The local data is read here rather than taken from the results, so a
+	// report carries it even from an engine built without the KB.
+	local, err := k.LocalMany(ctx, inputs)
+	if err != nil {
+		return rep, fmt.Errorf("run watchlist %q: %w", name, err)
+	}
+
 	for i, m := range members {
 		item := classify(m, previous[i], &results[i])
+		item.Local = local[m.IOC]
 		if item.Change != Failed {
 			if err := k.RecordVerdict(ctx, m.IOC, item.Verdict, item.Stats, now); err != nil {
 				return rep, fmt.Errorf("run watchlist %q: %w", name, err)

@@ -229,3 +229,23 @@ func TestRunEmptyWatchlist(t *testing.T) {
 		t.Errorf("empty list: %d items, %d lookups; want none", len(rep.Items), src.calls)
 	}
 }
+
+func TestRunItemsCarryLocalData(t *testing.T) {
+	ctx := context.Background()
+	k, src, eng := setup(t)
+	if _, err := k.AddToWatchlist(ctx, "w", "evil.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.AddTags(ctx, "evil.com", "c2"); err != nil {
+		t.Fatal(err)
+	}
+	src.set("evil.com", clean)
+	rep, err := watchrun.Run(ctx, k, "w", eng, enrich.Request{}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := rep.Items[0].Local
+	if len(l.Tags) != 1 || l.Tags[0] != "c2" || len(l.Watchlists) != 1 || l.Watchlists[0] != "w" {
+		t.Errorf("item local data = %+v, want tag c2 and watchlist w", l)
+	}
+}
