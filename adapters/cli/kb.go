@@ -24,7 +24,7 @@ import (
 type kbOutput struct{ format string }
 
 func (o *kbOutput) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&o.format, "output", "o", "console", "output format: console or json")
+	cmd.Flags().StringVarP(&o.format, "output", "o", "console", "output `FORMAT`: console or json")
 }
 
 func (o *kbOutput) json() (bool, error) {
@@ -133,8 +133,8 @@ on any error, not at all. Removing a tag the IOC does not have is an error.`,
 			return a.updateTags(cmd.Context(), args[0], add, remove, asJSON)
 		},
 	}
-	cmd.Flags().StringArrayVar(&add, "add", nil, "add a tag (repeatable)")
-	cmd.Flags().StringArrayVar(&remove, "remove", nil, "remove a tag (repeatable)")
+	cmd.Flags().StringArrayVar(&add, "add", nil, "add `TAG` (repeatable)")
+	cmd.Flags().StringArrayVar(&remove, "remove", nil, "remove `TAG` (repeatable)")
 	cmd.Flags().BoolVar(&all, "all", false, "list every tagged IOC with its tags")
 	out.register(cmd)
 	return cmd
@@ -270,8 +270,8 @@ first. --add prints the new note with its ID.`,
 			return a.listNotes(cmd.Context(), args[0], asJSON)
 		},
 	}
-	cmd.Flags().StringVar(&add, "add", "", "add a note with this text")
-	cmd.Flags().Int64Var(&del, "delete", 0, "delete the note with this ID")
+	cmd.Flags().StringVar(&add, "add", "", "add a note with `TEXT`")
+	cmd.Flags().Int64Var(&del, "delete", 0, "delete the note numbered `ID`")
 	out.register(cmd)
 	return cmd
 }
