@@ -122,9 +122,7 @@ func (a *app) runExtract(ctx context.Context, o extractOptions, args []string) e
 	}
 
 	if o.count {
-		if err := w.writeCounts(counts); err != nil {
-			return err
-		}
+		return w.writeCounts(counts)
 	}
 	return w.close()
 }
@@ -343,7 +341,11 @@ func (w *extractWriter) writeCounts(counts map[string]int) error {
 				}
 			}
 		}
-		return w.csv.Write([]string{"total", strconv.Itoa(total)})
+		if err := w.csv.Write([]string{"total", strconv.Itoa(total)}); err != nil {
+			return err
+		}
+		w.csv.Flush()
+		return w.csv.Error()
 	}
 	for _, n := range names {
 		if counts[n] > 0 {
