@@ -661,16 +661,20 @@ func (e *extractor) colonAtom(a string, prev, next byte, inPath bool) {
 		}
 		return
 	}
-	parts := strings.Split(a, ":")
-	for k, p := range parts {
+	for k := 0; ; k++ {
+		p, rest, more := strings.Cut(a, ":")
 		pv, nx := byte(':'), byte(':')
 		if k == 0 {
 			pv = prev
 		}
-		if k == len(parts)-1 {
+		if !more {
 			nx = next
 		}
 		e.atom(p, pv, nx, inPath)
+		if !more {
+			return
+		}
+		a = rest
 	}
 }
 
@@ -678,7 +682,21 @@ func (e *extractor) colonAtom(a string, prev, next byte, inPath bool) {
 // addresses and longer colon-separated fingerprints fail here because
 // netip requires exactly eight groups or a "::".
 func ipv6Candidate(a string) (netip.Addr, bool) {
-	if strings.Count(a, ":") < 2 {
+	// Cheap shape check first: only hex digits, colons and the dots of an
+	// embedded IPv4, and either "::" or all groups. Times such as
+	// "12:30:45" fail here without the cost of a parse error.
+	colons := 0
+	for i := 0; i < len(a); i++ {
+		switch c := a[i]; {
+		case c == ':':
+			colons++
+		case c == '.' || byteClass[c]&clsHex != 0:
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	full := colons == 7 || (colons == 6 && strings.IndexByte(a, '.') >= 0)
+	if colons < 2 || (!full && !strings.Contains(a, "::")) {
 		return netip.Addr{}, false
 	}
 	for _, cand := range []string{a, strings.TrimSuffix(a, ":")} {
@@ -698,18 +716,22 @@ func (e *extractor) wanted(t Type) bool {
 // distinct indicators. Strings whose hashes collide go to a second map, so
 // no value is ever lost to a collision.
 type stringSet struct {
-	seed     maphash.Seed
+	hash     func(string) uint64
 	byHash   map[uint64]string
 	collided map[string]struct{}
 }
 
 func newStringSet() *stringSet {
-	return &stringSet{seed: maphash.MakeSeed(), byHash: make(map[uint64]string, 256)}
+	seed := maphash.MakeSeed()
+	return &stringSet{
+		hash:   func(s string) uint64 { return maphash.String(seed, s) },
+		byHash: make(map[uint64]string, 256),
+	}
 }
 
 // add inserts s and reports whether it was new.
 func (t *stringSet) add(s string) bool {
-	h := maphash.String(t.seed, s)
+	h := t.hash(s)
 	old, ok := t.byHash[h]
 	if !ok {
 		t.byHash[h] = s

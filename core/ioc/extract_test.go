@@ -45,8 +45,8 @@ func TestExtract(t *testing.T) {
 			[]string{"domain files.zip", "domain trailer.mov", "domain my.app"}},
 		{"times and fingerprints", "at 12:30:45 and 1:6:0 key d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e mac 00:1a:2b:3c:4d:5e", ExtractOptions{},
 			nil},
-		{"ipv6 forms", "2001:db8::1 ::ffff:198.51.100.7 2001:db8:0:0:1::7 ::1 fe80::1%eth0", ExtractOptions{},
-			[]string{"ipv6 2001:db8::1", "ipv4 198.51.100.7", "ipv6 2001:db8::1:0:0:7", "ipv6 ::1", "ipv6 fe80::1"}},
+		{"ipv6 forms", "2001:db8::1 ::ffff:198.51.100.7 2001:db8:0:0:1::7 ::1 fe80::1%eth0 2606:4700:0:0:0:0:1.2.3.4", ExtractOptions{},
+			[]string{"ipv6 2001:db8::1", "ipv4 198.51.100.7", "ipv6 2001:db8::1:0:0:7", "ipv6 ::1", "ipv6 fe80::1", "ipv6 2606:4700::102:304"}},
 		{"idn forms share key", "xn--80aaaaimf2bemuibxoc5d.xn--p1ai test.公司.cn test.xn--55qx5d.cn", ExtractOptions{},
 			[]string{"domain xn--80aaaaimf2bemuibxoc5d.xn--p1ai", "domain test.xn--55qx5d.cn"}},
 		{"upper sha256", "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", ExtractOptions{},
@@ -204,5 +204,21 @@ func TestExtractReadError(t *testing.T) {
 	err := Extract(failingReader{}, ExtractOptions{}, func(Match) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("err = %v, want the read error", err)
+	}
+}
+
+func TestStringSetCollisions(t *testing.T) {
+	// Every string hashes alike, so all but the first go through the
+	// collision map; none may be lost or reported twice.
+	set := &stringSet{hash: func(string) uint64 { return 42 }, byHash: map[uint64]string{}}
+	for _, s := range []string{"a.com", "b.com", "c.com"} {
+		if !set.add(s) {
+			t.Errorf("add(%q) = false on first insert", s)
+		}
+	}
+	for _, s := range []string{"a.com", "b.com", "c.com"} {
+		if set.add(s) {
+			t.Errorf("add(%q) = true on second insert", s)
+		}
 	}
 }
