@@ -50,6 +50,7 @@ func TestExtractNDJSON(t *testing.T) {
 	if len(lines) != 5 {
 		t.Fatalf("got %d lines, want 5:\n%s", len(lines), out)
 	}
+
 	var first map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
 		t.Fatal(err)
@@ -71,6 +72,7 @@ func TestExtractNDJSON(t *testing.T) {
 	if _, ok := first["file"]; ok {
 		t.Errorf("file field present with one input")
 	}
+
 	var invalid map[string]any
 	if err := json.Unmarshal([]byte(lines[3]), &invalid); err != nil {
 		t.Fatal(err)

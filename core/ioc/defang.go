@@ -71,6 +71,7 @@ func defangURL(u string) string {
 	case "ftp":
 		scheme = "fxp"
 	}
+
 	rest := u[i+3:]
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
@@ -85,6 +86,7 @@ func defangURL(u string) string {
 	if c := strings.LastIndexByte(authority, ':'); c >= 0 && !strings.HasSuffix(authority, "]") {
 		host, port = authority[:c], authority[c:]
 	}
+
 	switch {
 	case strings.HasPrefix(host, "["):
 		// The scheme is already defanged; brackets inside brackets read badly.

@@ -59,11 +59,11 @@ func (e *LineTooLongError) Error() string {
 // distinct normalised value: "EVIL[.]com" and "evil.com" are one domain.
 //
 // Lines may end in LF or CRLF, and a UTF-8 byte order mark at the start is
-// skipped. A URL's host is reported separately only with opt.All; the local
-// part of an email address is skipped and its domain reported; file names
-// whose extension is not a public top-level domain ("invoice.pdf") are not
-// domains, nor are names after a backslash or inside a path. Extract stops
-// at the first error from fn or r and returns it.
+// skipped. A URL's host is reported separately only with opt.All. The local
+// part of an email address is skipped, and its domain is reported. File
+// names whose extension is not a public top-level domain ("invoice.pdf")
+// are not domains, nor are names after a backslash or inside a path.
+// Extract stops at the first error from fn or r and returns it.
 func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 	e := newExtractor(opt, fn)
 	max := opt.MaxLineBytes
@@ -494,6 +494,8 @@ func (e *extractor) schemeless(s string) bool {
 	if c := strings.LastIndexByte(host, ':'); c >= 0 && isDigits(host[c+1:]) {
 		hostOnly = host[:c]
 	}
+
+	// "198.51.100.0/24" is a network, not a URL.
 	if isDottedDigits(hostOnly) && isDigits(s[slash+1:]) && hostOnly == host {
 		if _, reason := parseIPv4(hostOnly); reason == "" {
 			e.invalid(host+s[slash:], "a network range (CIDR) is not a single address", IPv4)
@@ -501,17 +503,21 @@ func (e *extractor) schemeless(s string) bool {
 		}
 		return false
 	}
+
 	if !isDottedDigits(hostOnly) && !e.tldOK(hostOnly) {
 		return false
 	}
 	if _, reason := parseHost(hostOnly); reason != "" {
 		return false
 	}
+
+	// "evil.com/" is just the host.
 	u := trimURL(host + s[slash:])
 	if u == host+"/" || u == host {
 		e.atom(host, 0, '/', false)
 		return true
 	}
+
 	ioc, reason := detect("http://" + u)
 	if reason != "" {
 		return false
@@ -528,39 +534,41 @@ func (e *extractor) schemeless(s string) bool {
 // and colons. prev and next are the bytes around it (0 at the ends).
 func (e *extractor) atom(a string, prev, next byte, inPath bool) {
 	a = trimLabelPunct(a)
-	if a == "" {
-		return
-	}
-	if strings.IndexByte(a, ':') >= 0 {
+	switch {
+	case a == "":
+	case strings.IndexByte(a, ':') >= 0:
 		e.colonAtom(a, prev, next, inPath)
-		return
-	}
-	if isHex(a) {
+	case isHex(a):
 		e.hexAtom(a)
-		return
-	}
-	// Local parts of email addresses, Windows paths and path segments are
-	// not hosts.
-	if inPath || prev == '\\' || next == '@' {
+	case inPath || prev == '\\' || next == '@':
+		// Local parts of email addresses, Windows paths and path segments
+		// are not hosts, but "<sha256>.exe" still names a hash.
 		e.hashLabels(a)
+	case isDottedDigits(a):
+		e.ipv4Atom(a)
+	case strings.IndexByte(a, '.') >= 0:
+		e.domainAtom(a)
+	}
+}
+
+// ipv4Atom reports a dotted quad, valid or not. Other counts of numbers
+// are versions, dates and section numbers.
+func (e *extractor) ipv4Atom(a string) {
+	if strings.Count(a, ".") != 3 {
 		return
 	}
-	if isDottedDigits(a) {
-		if strings.Count(a, ".") != 3 {
-			return
-		}
-		ioc, reason := parseIPv4(a)
-		if reason != "" {
-			e.invalid(a, reason, IPv4)
-			return
-		}
-		ioc.Input = a
-		e.emit(ioc)
+	ioc, reason := parseIPv4(a)
+	if reason != "" {
+		e.invalid(a, reason, IPv4)
 		return
 	}
-	if strings.IndexByte(a, '.') < 0 {
-		return
-	}
+	ioc.Input = a
+	e.emit(ioc)
+}
+
+// domainAtom reports a name whose last label is a public TLD. Other dotted
+// words are file names, code identifiers or abbreviations.
+func (e *extractor) domainAtom(a string) {
 	if !e.tldOK(a) {
 		e.hashLabels(a)
 		return

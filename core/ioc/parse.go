@@ -19,12 +19,12 @@ const (
 )
 
 // Parse trims and refangs s, detects its type and returns its normalised
-// form. Hashes are lowercased; IPv4 must be a strict dotted quad; IPv6 is
+// form. Hashes are lowercased. IPv4 must be a strict dotted quad. IPv6 is
 // compressed and lowercased with any zone dropped, and an IPv4-mapped
-// address becomes ipv4; domains are lowercased, lose a trailing dot, are
-// converted to punycode and must end in a public top-level domain; URLs
-// (http, https, ftp) get a lowercased scheme and host while path and query
-// keep their case. A URL without a scheme ("example.com/a") gets "http://",
+// address becomes ipv4. Domains are lowercased, lose a trailing dot, are
+// converted to punycode and must end in a public top-level domain. URLs
+// (http, https, ftp) get a lowercased scheme and host, while path and
+// query keep their case. A URL without a scheme ("example.com/a") gets "http://",
 // as VirusTotal does. IOC.Input keeps s as given.
 //
 // Any other input returns an *InvalidError whose Reason says why.
@@ -41,46 +41,32 @@ func Parse(s string) (IOC, error) {
 // detect classifies a trimmed, refanged value. It returns a reason when the
 // value is not a valid indicator.
 func detect(v string) (IOC, string) {
-	if v == "" {
+	switch {
+	case v == "":
 		return IOC{}, "empty input"
-	}
-	if strings.ContainsAny(v, " \t\r\n") {
+	case strings.ContainsAny(v, " \t\r\n"):
 		return IOC{}, "contains white space: give one indicator at a time"
-	}
-	if strings.Contains(v, "://") {
+	case strings.Contains(v, "://"):
 		return parseURL(v)
-	}
-	if isHex(v) && len(v) >= 8 {
+	case isHex(v) && len(v) >= 8:
 		return parseHash(v)
 	}
-	if strings.Contains(v, "@") {
-		if i := strings.LastIndexByte(v, '@'); i > 0 && !strings.ContainsAny(v[:i], "/:") {
-			return IOC{}, "an email address is not an indicator: look up its domain " + strconv.Quote(v[i+1:])
-		}
+
+	if i := strings.LastIndexByte(v, '@'); i > 0 && !strings.ContainsAny(v[:i], "/:") {
+		return IOC{}, "an email address is not an indicator: look up its domain " + strconv.Quote(v[i+1:])
 	}
-	if slash := strings.IndexAny(v, "/?#"); slash >= 0 {
-		host := v[:slash]
-		if isDottedDigits(host) && v[slash] == '/' && isDigits(v[slash+1:]) {
-			return IOC{}, "a network range (CIDR) is not a single address"
-		}
-		if _, reason := parseHost(host); reason != "" {
-			return IOC{}, reason
-		}
-		return parseURL("http://" + v)
+	if strings.ContainsAny(v, "/?#") {
+		return parseSchemeless(v)
 	}
-	if strings.Contains(v, ":") {
+
+	switch {
+	case strings.Contains(v, ":"):
 		return parseIPv6(v)
-	}
-	if isDottedDigits(v) {
+	case isDottedDigits(v):
 		return parseIPv4(v)
-	}
-	if !strings.Contains(v, ".") {
-		if isDigits(v) {
-			return IOC{}, "a number is not an indicator"
-		}
-		if isHex(v) {
-			return IOC{}, fmt.Sprintf("%d hex characters: not a known hash length", len(v))
-		}
+	case isDigits(v):
+		return IOC{}, "a number is not an indicator"
+	case !strings.Contains(v, "."):
 		return IOC{}, "not a hash, ip address, domain or url"
 	}
 	d, reason := normalizeDomain(v)
@@ -88,6 +74,23 @@ func detect(v string) (IOC, string) {
 		return IOC{}, reason
 	}
 	return IOC{Type: Domain, Value: d}, ""
+}
+
+// parseSchemeless parses "host/path" as an http URL, as VirusTotal does
+// with URLs submitted without a scheme.
+func parseSchemeless(v string) (IOC, string) {
+	end := strings.IndexAny(v, "/?#")
+	host := v[:end]
+	if isDottedDigits(host) && v[end] == '/' && isDigits(v[end+1:]) {
+		return IOC{}, "a network range (CIDR) is not a single address"
+	}
+	if c := strings.LastIndexByte(host, ':'); c >= 0 && isDigits(host[c+1:]) {
+		host = host[:c]
+	}
+	if _, reason := parseHost(host); reason != "" {
+		return IOC{}, reason
+	}
+	return parseURL("http://" + v)
 }
 
 func parseHash(v string) (IOC, string) {

@@ -87,6 +87,7 @@ func TestParse(t *testing.T) {
 		{"port kept", "https://example.com:8443/a", URL, "https://example.com:8443/a", nil},
 		{"userinfo kept", "ftp://user@files.example.com/", URL, "ftp://user@files.example.com/", nil},
 		{"no scheme gets http", "example.com/dir/", URL, "http://example.com/dir/", nil},
+		{"no scheme with port", "Example.com:8080/x", URL, "http://example.com:8080/x", nil},
 		{"percent encoding kept", "https://example.com/a%20b", URL, "https://example.com/a%20b", nil},
 		{"at word before domain", "https://example.org/test?target=bad[@]test.com", URL, "https://example.org/test?target=bad@test.com", nil},
 		{"idn host", "http://пример.рф/путь", URL, "http://xn--e1afmkfd.xn--p1ai/путь", nil},

@@ -6,11 +6,11 @@ import (
 )
 
 // Refang undoes the usual ways analysts defang indicators so they can be
-// parsed: hxxp, hxxps and fxp schemes in any case, brackets around dots,
-// colons, slashes and at-signs ("[.]", "(.)", "{.}", "<.>", "[dot]", "[:]",
-// "[://]", "[/]", "[@]", also stacked or one-sided as in "[[.]]" or "[.x"),
-// backslash-escaped dots, fullwidth "．＠：／", the ideographic full stop and
-// zero-width characters. "[at]", "(at)" and "{at}" become "@" only when a
+// parsed. It rewrites hxxp, hxxps and fxp schemes in any case. It removes
+// brackets around dots, colons, slashes and at-signs: "[.]", "(.)", "{.}",
+// "<.>", "[dot]", "[:]", "[://]", "[/]", "[@]", also stacked or one-sided
+// as in "[[.]]" or "[.x". It also maps backslash-escaped dots, fullwidth
+// "．＠：／" and the ideographic full stop, and drops zero-width characters. "[at]", "(at)" and "{at}" become "@" only when a
 // domain name follows, so "state[at]rest" stays as it is.
 //
 // Refang rewrites until nothing changes, so it is idempotent:
@@ -155,10 +155,10 @@ func refangOnce(s string) string {
 				continue
 			}
 			if isBracket(c) {
-				// No token starts inside this bracket run either, since
-				// matchToken reads the whole run as opening brackets; go
-				// on at its last bracket, which may open "[label].".
-				// Skipping keeps long runs linear.
+				// No token starts inside this bracket run either, because
+				// matchToken reads the whole run as opening brackets. The
+				// scan goes on at its last bracket, which may open
+				// "[label].", and long runs stay linear.
 				j := i + 1
 				for j < len(s) && isBracket(s[j]) {
 					j++
