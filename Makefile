@@ -36,3 +36,8 @@ clean:
 	rm -rf bin dist
 
 -include mk/*.mk
+
+# demo triages the example IOC list against the fake VirusTotal, offline.
+.PHONY: demo
+demo: build
+	./scripts/demo.sh

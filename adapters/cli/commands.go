@@ -11,5 +11,8 @@ func (a *app) subcommands() []*cobra.Command {
 		a.newExtractCmd(),
 		a.newTagCmd(),
 		a.newNoteCmd(),
+		a.newWatchlistCmd(),
+		a.newTriageCmd(),
+		a.newInvestigateCmd(),
 	}
 }

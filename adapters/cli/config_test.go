@@ -23,7 +23,7 @@ type runResult struct {
 
 // runVex runs the CLI in-process with a temporary home directory, the given
 // environment and stdin, and checks that the test key never reaches output.
-func runVex(t *testing.T, home string, env map[string]string, stdin string, args ...string) runResult {
+func runVexIn(t *testing.T, home string, env map[string]string, stdin string, args ...string) runResult {
 	t.Helper()
 	if home == "" {
 		home = t.TempDir()
@@ -52,7 +52,7 @@ func perm(t *testing.T, path string) os.FileMode {
 }
 
 func TestConfigSetAPIKeyFromStdin(t *testing.T) {
-	r := runVex(t, "", nil, cfgTestKey+"\n", "config", "--set-api-key")
+	r := runVexIn(t, "", nil, cfgTestKey+"\n", "config", "--set-api-key")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -77,7 +77,7 @@ func TestConfigSetAPIKeyFromStdin(t *testing.T) {
 	}
 
 	// The stored key is the one --show reports, masked.
-	show := runVex(t, r.home, nil, "", "config", "--show")
+	show := runVexIn(t, r.home, nil, "", "config", "--show")
 	if show.code != 0 || !strings.Contains(show.stdout, `key = "****3210"`) || !strings.Contains(show.stdout, "config file") {
 		t.Errorf("--show after set: exit %d\n%s%s", show.code, show.stdout, show.stderr)
 	}
@@ -88,7 +88,7 @@ func TestConfigSetAPIKeyArgument(t *testing.T) {
 		{"config", "--set-api-key=" + cfgTestKey},
 		{"config", "--set-api-key", cfgTestKey},
 	} {
-		r := runVex(t, "", nil, "", args...)
+		r := runVexIn(t, "", nil, "", args...)
 		if r.code != 0 {
 			t.Fatalf("%v: exit %d, stderr:\n%s", args[1], r.code, r.stderr)
 		}
@@ -103,7 +103,7 @@ func TestConfigSetAPIKeyArgument(t *testing.T) {
 }
 
 func TestConfigSetAPIKeyEmpty(t *testing.T) {
-	r := runVex(t, "", nil, "\n", "config", "--set-api-key")
+	r := runVexIn(t, "", nil, "\n", "config", "--set-api-key")
 	if r.code != ExitUsage {
 		t.Errorf("exit %d, want %d; stderr:\n%s", r.code, ExitUsage, r.stderr)
 	}
@@ -113,14 +113,14 @@ func TestConfigSetAPIKeyEmpty(t *testing.T) {
 }
 
 func TestConfigStrayArgument(t *testing.T) {
-	r := runVex(t, "", nil, "", "config", cfgTestKey)
+	r := runVexIn(t, "", nil, "", "config", cfgTestKey)
 	if r.code != ExitUsage {
 		t.Errorf("exit %d, want %d", r.code, ExitUsage)
 	}
 }
 
 func TestConfigSetAPIKeyEnvironmentNote(t *testing.T) {
-	r := runVex(t, "", map[string]string{"VT_API_KEY": "other-key-from-env-000000"}, cfgTestKey, "config", "--set-api-key")
+	r := runVexIn(t, "", map[string]string{"VT_API_KEY": "other-key-from-env-000000"}, cfgTestKey, "config", "--set-api-key")
 	if r.code != 0 || !strings.Contains(r.stderr, "VT_API_KEY is set") {
 		t.Errorf("exit %d, stderr lacks the priority note:\n%s", r.code, r.stderr)
 	}
@@ -141,7 +141,7 @@ func TestConfigPath(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runVex(t, home, tc.env, "", tc.args...)
+			r := runVexIn(t, home, tc.env, "", tc.args...)
 			if r.code != 0 || r.stdout != tc.want+"\n" {
 				t.Errorf("exit %d, stdout %q, want %q; stderr:\n%s", r.code, r.stdout, tc.want, r.stderr)
 			}
@@ -150,7 +150,7 @@ func TestConfigPath(t *testing.T) {
 }
 
 func TestConfigShowDefaults(t *testing.T) {
-	r := runVex(t, "", nil, "", "config")
+	r := runVexIn(t, "", nil, "", "config")
 	if r.code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -163,7 +163,7 @@ func TestConfigShowDefaults(t *testing.T) {
 
 func TestConfigShowKeySources(t *testing.T) {
 	home := t.TempDir()
-	if r := runVex(t, home, nil, cfgTestKey, "config", "--set-api-key"); r.code != 0 {
+	if r := runVexIn(t, home, nil, cfgTestKey, "config", "--set-api-key"); r.code != 0 {
 		t.Fatalf("set: exit %d: %s", r.code, r.stderr)
 	}
 	cases := []struct {
@@ -179,7 +179,7 @@ func TestConfigShowKeySources(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runVex(t, home, tc.env, "", tc.args...)
+			r := runVexIn(t, home, tc.env, "", tc.args...)
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
@@ -207,7 +207,7 @@ func TestConfigRefusesReadableKeyFile(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runVex(t, home, nil, "", "config", "--show")
+	r := runVexIn(t, home, nil, "", "config", "--show")
 	if r.code != ExitConfig {
 		t.Errorf("exit %d, want %d", r.code, ExitConfig)
 	}
@@ -219,10 +219,10 @@ func TestConfigRefusesReadableKeyFile(t *testing.T) {
 	}
 
 	// --set-api-key rewrites the file with mode 0600, which fixes it.
-	if r := runVex(t, home, nil, cfgTestKey, "config", "--set-api-key"); r.code != 0 {
+	if r := runVexIn(t, home, nil, cfgTestKey, "config", "--set-api-key"); r.code != 0 {
 		t.Fatalf("set: exit %d: %s", r.code, r.stderr)
 	}
-	if r := runVex(t, home, nil, "", "config", "--show"); r.code != 0 {
+	if r := runVexIn(t, home, nil, "", "config", "--show"); r.code != 0 {
 		t.Errorf("show after the rewrite: exit %d: %s", r.code, r.stderr)
 	}
 }
@@ -241,7 +241,7 @@ func TestConfigBadFiles(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			r := runVex(t, "", nil, "", "-c", path, "config", "--show")
+			r := runVexIn(t, "", nil, "", "-c", path, "config", "--show")
 			if r.code != ExitConfig {
 				t.Errorf("exit %d, want %d", r.code, ExitConfig)
 			}
@@ -261,7 +261,7 @@ func TestConfigNamedFileMissing(t *testing.T) {
 		{nil, []string{"-c", missing, "config", "--show"}},
 		{map[string]string{"VEX_CONFIG": missing}, []string{"config", "--show"}},
 	} {
-		r := runVex(t, "", tc.env, "", tc.args...)
+		r := runVexIn(t, "", tc.env, "", tc.args...)
 		if r.code != ExitConfig || !strings.Contains(r.stderr, missing) {
 			t.Errorf("%v: exit %d, stderr:\n%s", tc.args, r.code, r.stderr)
 		}
@@ -270,11 +270,11 @@ func TestConfigNamedFileMissing(t *testing.T) {
 
 func TestConfigSet(t *testing.T) {
 	home := t.TempDir()
-	r := runVex(t, home, nil, "", "config", "--set", "api.tier=premium")
+	r := runVexIn(t, home, nil, "", "config", "--set", "api.tier=premium")
 	if r.code != ExitConfig || !strings.Contains(r.stderr, "api.per_minute and api.per_day") {
 		t.Errorf("premium without limits: exit %d\n%s", r.code, r.stderr)
 	}
-	r = runVex(t, home, nil, "", "config", "--set", "api.tier=premium", "--set", "api.per_minute=300", "--set", "api.per_day=50000", "--show")
+	r = runVexIn(t, home, nil, "", "config", "--set", "api.tier=premium", "--set", "api.per_minute=300", "--set", "api.per_day=50000", "--show")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -283,22 +283,22 @@ func TestConfigSet(t *testing.T) {
 			t.Errorf("show output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	r = runVex(t, home, nil, "", "config", "--set", "api.key="+cfgTestKey)
+	r = runVexIn(t, home, nil, "", "config", "--set", "api.key="+cfgTestKey)
 	if r.code != ExitConfig || !strings.Contains(r.stderr, "--set-api-key") {
 		t.Errorf("--set api.key: exit %d\n%s", r.code, r.stderr)
 	}
-	r = runVex(t, home, nil, "", "config", "--set", "nonsense")
+	r = runVexIn(t, home, nil, "", "config", "--set", "nonsense")
 	if r.code != ExitUsage {
 		t.Errorf("--set without '=': exit %d, want %d", r.code, ExitUsage)
 	}
 }
 
 func TestConfigBaseURLFromEnvironment(t *testing.T) {
-	r := runVex(t, "", map[string]string{"VEX_VT_BASE_URL": "http://127.0.0.1:8089/api/v3"}, "", "config", "--show")
+	r := runVexIn(t, "", map[string]string{"VEX_VT_BASE_URL": "http://127.0.0.1:8089/api/v3"}, "", "config", "--show")
 	if r.code != 0 || !strings.Contains(r.stdout, `base_url = "http://127.0.0.1:8089/api/v3"`) {
 		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	r = runVex(t, "", map[string]string{"VEX_VT_BASE_URL": "gopher://x"}, "", "config", "--show")
+	r = runVexIn(t, "", map[string]string{"VEX_VT_BASE_URL": "gopher://x"}, "", "config", "--show")
 	if r.code != ExitConfig || !strings.Contains(r.stderr, "VEX_VT_BASE_URL") {
 		t.Errorf("bad VEX_VT_BASE_URL: exit %d\n%s", r.code, r.stderr)
 	}
@@ -324,14 +324,14 @@ func TestCacheClear(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := runVex(t, home, nil, "", "cache-clear")
+	r := runVexIn(t, home, nil, "", "cache-clear")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	if !strings.HasPrefix(r.stdout, "removed 3 cache entries from ") {
 		t.Errorf("stdout = %q", r.stdout)
 	}
-	r = runVex(t, home, nil, "", "cache-clear")
+	r = runVexIn(t, home, nil, "", "cache-clear")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "removed 0 cache entries") {
 		t.Errorf("second run: exit %d, stdout %q", r.code, r.stdout)
 	}
@@ -342,7 +342,7 @@ func TestCacheClear(t *testing.T) {
 }
 
 func TestCacheClearWithoutFile(t *testing.T) {
-	r := runVex(t, "", nil, "", "cache-clear")
+	r := runVexIn(t, "", nil, "", "cache-clear")
 	if r.code != 0 || !strings.Contains(r.stdout, "removed 0 cache entries (no cache file") {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -361,7 +361,7 @@ func TestCacheClearCorrupt(t *testing.T) {
 	if err := os.WriteFile(kbPath, []byte("kb"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := runVex(t, home, nil, "", "cache-clear")
+	r := runVexIn(t, home, nil, "", "cache-clear")
 	if r.code != 0 || !strings.Contains(r.stdout, "removed the corrupt cache file") {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -389,7 +389,7 @@ func TestCacheClearConfiguredPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.Close()
-	r := runVex(t, "", nil, "", "-c", cfgPath, "cache-clear")
+	r := runVexIn(t, "", nil, "", "-c", cfgPath, "cache-clear")
 	if r.code != 0 || r.stdout != "removed 1 cache entry from "+cachePath+"\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
@@ -408,7 +408,7 @@ func TestCacheClearUnusableDataDir(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("[cache]\ndata_dir = \""+blocker+"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := runVex(t, "", nil, "", "-c", cfgPath, "cache-clear")
+	r := runVexIn(t, "", nil, "", "-c", cfgPath, "cache-clear")
 	if r.code == 0 {
 		t.Errorf("exit 0 with an unusable data directory; stdout %q", r.stdout)
 	}

