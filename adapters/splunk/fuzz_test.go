@@ -57,6 +57,13 @@ func FuzzChunkReader(f *testing.F) {
 func checkRoundTrip(t *testing.T, tbl *table) {
 	var buf []byte
 	write := func(fields [][]byte) {
+		// A record of one empty field must be quoted, or it reads as a
+		// blank line. The command never writes one: its rows always carry
+		// the output columns.
+		if len(fields) == 1 && len(fields[0]) == 0 {
+			buf = append(buf, "\"\"\n"...)
+			return
+		}
 		for i, f := range fields {
 			if i > 0 {
 				buf = append(buf, ',')
