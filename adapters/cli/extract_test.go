@@ -11,8 +11,8 @@ import (
 	"testing"
 )
 
-// runVex runs the vex command line in-process with buffers.
-func runVex(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+// runExtractCLI runs the vex command line in-process with buffers.
+func runExtractCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = Run(context.Background(), args, IO{In: strings.NewReader(stdin), Out: &out, Err: &errb}, Env{})
@@ -25,7 +25,7 @@ const extractSample = "Report\r\n" +
 	"bad 10.0.0.256 and evil[.]net\n"
 
 func TestExtractConsole(t *testing.T) {
-	code, out, errOut := runVex(t, extractSample, "extract")
+	code, out, errOut := runExtractCLI(t, extractSample, "extract")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -42,7 +42,7 @@ func TestExtractConsole(t *testing.T) {
 }
 
 func TestExtractNDJSON(t *testing.T) {
-	code, out, _ := runVex(t, extractSample, "extract", "-o", "ndjson", "--invalid")
+	code, out, _ := runExtractCLI(t, extractSample, "extract", "-o", "ndjson", "--invalid")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -83,7 +83,7 @@ func TestExtractNDJSON(t *testing.T) {
 }
 
 func TestExtractJSONArray(t *testing.T) {
-	code, out, _ := runVex(t, extractSample, "extract", "-o", "json", "--type", "ipv4,domain")
+	code, out, _ := runExtractCLI(t, extractSample, "extract", "-o", "json", "--type", "ipv4,domain")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -95,7 +95,7 @@ func TestExtractJSONArray(t *testing.T) {
 		t.Errorf("records = %+v", recs)
 	}
 
-	_, empty, _ := runVex(t, "nothing here", "extract", "-o", "json")
+	_, empty, _ := runExtractCLI(t, "nothing here", "extract", "-o", "json")
 	if strings.TrimSpace(empty) != "[]" {
 		t.Errorf("empty output = %q, want []", empty)
 	}
@@ -105,7 +105,7 @@ func TestExtractCSVFormulaGuard(t *testing.T) {
 	// A URL whose path starts a cell with "=" cannot occur, but the as-found
 	// text of an invalid candidate can start with "-" or "+".
 	in := "=cmd|' /C calc'!A0 http://evil.com/=x\n-1.2.3.999\n"
-	code, out, _ := runVex(t, in, "extract", "-o", "csv", "--invalid")
+	code, out, _ := runExtractCLI(t, in, "extract", "-o", "csv", "--invalid")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -132,7 +132,7 @@ func TestExtractCSVFormulaGuard(t *testing.T) {
 }
 
 func TestExtractDefang(t *testing.T) {
-	code, out, _ := runVex(t, "https://evil.com/a 8.8.8.8", "extract", "--defang")
+	code, out, _ := runExtractCLI(t, "https://evil.com/a 8.8.8.8", "extract", "--defang")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -140,14 +140,14 @@ func TestExtractDefang(t *testing.T) {
 	if out != want {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
-	_, nd, _ := runVex(t, "https://evil.com/a", "extract", "--defang", "-o", "ndjson")
+	_, nd, _ := runExtractCLI(t, "https://evil.com/a", "extract", "--defang", "-o", "ndjson")
 	if strings.Contains(nd, "https://") || strings.Contains(nd, "evil.com") {
 		t.Errorf("--defang output contains a live value: %s", nd)
 	}
 }
 
 func TestExtractCount(t *testing.T) {
-	code, out, _ := runVex(t, extractSample, "extract", "--count")
+	code, out, _ := runExtractCLI(t, extractSample, "extract", "--count")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -155,7 +155,7 @@ func TestExtractCount(t *testing.T) {
 	if out != want {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
-	_, js, _ := runVex(t, extractSample, "extract", "--count", "-o", "json", "--invalid")
+	_, js, _ := runExtractCLI(t, extractSample, "extract", "--count", "-o", "json", "--invalid")
 	var m map[string]int
 	if err := json.Unmarshal([]byte(js), &m); err != nil {
 		t.Fatal(err)
@@ -163,18 +163,18 @@ func TestExtractCount(t *testing.T) {
 	if m["total"] != 5 || m["invalid"] != 1 || m["md5"] != 0 {
 		t.Errorf("counts = %v", m)
 	}
-	_, c, _ := runVex(t, extractSample, "extract", "--count", "-o", "csv")
+	_, c, _ := runExtractCLI(t, extractSample, "extract", "--count", "-o", "csv")
 	if c != "type,count\nsha256,1\nipv4,1\ndomain,1\nurl,1\ntotal,4\n" {
 		t.Errorf("csv counts = %q", c)
 	}
 }
 
 func TestExtractAll(t *testing.T) {
-	_, out, _ := runVex(t, "https://evil.com/a", "extract")
+	_, out, _ := runExtractCLI(t, "https://evil.com/a", "extract")
 	if out != "url     https://evil.com/a\n" {
 		t.Errorf("without --all: %q", out)
 	}
-	_, out, _ = runVex(t, "https://evil.com/a", "extract", "--all")
+	_, out, _ = runExtractCLI(t, "https://evil.com/a", "extract", "--all")
 	if out != "url     https://evil.com/a\ndomain  evil.com\n" {
 		t.Errorf("with --all: %q", out)
 	}
@@ -190,7 +190,7 @@ func TestExtractFiles(t *testing.T) {
 	if err := os.WriteFile(b, []byte("\n\nEVIL.com\nother.org\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := runVex(t, "", "extract", "-o", "ndjson", a, b)
+	code, out, _ := runExtractCLI(t, "", "extract", "-o", "ndjson", a, b)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -224,7 +224,7 @@ func TestExtractErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runVex(t, "", tt.args...)
+			code, out, errOut := runExtractCLI(t, "", tt.args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d", code, tt.code)
 			}
@@ -240,7 +240,7 @@ func TestExtractErrors(t *testing.T) {
 
 func TestExtractTypeGroups(t *testing.T) {
 	in := "d41d8cd98f00b204e9800998ecf8427e 1.2.3.4 2001:db8::1 evil.com"
-	_, out, _ := runVex(t, in, "extract", "--type", "hash", "-t", "ip")
+	_, out, _ := runExtractCLI(t, in, "extract", "--type", "hash", "-t", "ip")
 	want := "md5     d41d8cd98f00b204e9800998ecf8427e (empty_file)\nipv4    1.2.3.4\nipv6    2001:db8::1 (non_routable)\n"
 	if out != want {
 		t.Errorf("stdout = %q, want %q", out, want)
@@ -249,7 +249,7 @@ func TestExtractTypeGroups(t *testing.T) {
 
 func TestExtractControlCharacters(t *testing.T) {
 	// An invalid candidate is printed as found; no terminal escape survives.
-	code, out, _ := runVex(t, "http://evil.com/\x1b[31mred\n", "extract", "--invalid")
+	code, out, _ := runExtractCLI(t, "http://evil.com/\x1b[31mred\n", "extract", "--invalid")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
