@@ -39,6 +39,8 @@ type IO struct {
 	InTTY  bool
 	OutTTY bool
 	ErrTTY bool
+	// Width is the terminal width of Out in columns, or 0 when unknown.
+	Width int
 }
 
 // Env is the process environment, injected so tests control it.

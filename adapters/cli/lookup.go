@@ -139,6 +139,9 @@ func (a *app) width() int {
 	if n, err := strconv.Atoi(a.env.Getenv("COLUMNS")); err == nil && n > 20 {
 		return n
 	}
+	if a.io.Width > 20 {
+		return a.io.Width
+	}
 	return report.DefaultWidth
 }
 
