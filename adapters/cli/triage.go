@@ -17,16 +17,16 @@ import (
 
 // lookupFlags are the flags triage and investigate share.
 type lookupFlags struct {
-	files    []string
-	format   string
-	csv      bool
-	defang   bool
-	alert    string
-	summary  bool
-	noCache  bool
-	offline  bool
-	timeline bool
-	stix     string
+	files     []string
+	format    string
+	csv       bool
+	defang    bool
+	alert     string
+	summary   bool
+	noCache   bool
+	offline   bool
+	timeline  bool
+	stix      string
 	navigator string
 }
 
