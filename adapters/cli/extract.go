@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -82,10 +83,22 @@ func (a *app) runExtract(ctx context.Context, o extractOptions, args []string) e
 	if err != nil {
 		return err
 	}
-	w, err := newExtractWriter(o.output, a.io.Out, o.invalid)
+
+	// One write per record would make output cost more than extraction.
+	out := bufio.NewWriterSize(a.io.Out, 64<<10)
+	w, err := newExtractWriter(o.output, out, o.invalid)
 	if err != nil {
 		return err
 	}
+	err = a.extractAll(ctx, o, types, args, w)
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("write output: %w", ferr)
+	}
+	return err
+}
+
+// extractAll runs extraction over every input and writes the records.
+func (a *app) extractAll(ctx context.Context, o extractOptions, types []ioc.Type, args []string, w *extractWriter) error {
 	if len(args) == 0 {
 		args = []string{"-"}
 	}
@@ -237,13 +250,14 @@ func isKnownType(t ioc.Type) bool {
 type extractWriter struct {
 	format  string
 	out     io.Writer
+	json    *json.Encoder
 	csv     *csv.Writer
 	invalid bool
 	n       int // records written, for the JSON array separators
 }
 
 func newExtractWriter(format string, out io.Writer, invalid bool) (*extractWriter, error) {
-	w := &extractWriter{format: format, out: out, invalid: invalid}
+	w := &extractWriter{format: format, out: out, json: json.NewEncoder(out), invalid: invalid}
 	switch format {
 	case "console", "ndjson", "json":
 	case "csv":
@@ -259,7 +273,7 @@ var csvHeader = []string{"ioc", "type", "normalized", "defanged", "flags", "line
 func (w *extractWriter) write(rec extractRecord) error {
 	switch w.format {
 	case "ndjson":
-		return json.NewEncoder(w.out).Encode(rec)
+		return w.json.Encode(rec)
 	case "json":
 		b, err := json.Marshal(rec)
 		if err != nil {
@@ -329,7 +343,7 @@ func (w *extractWriter) writeCounts(counts map[string]int) error {
 				m[n] = counts[n]
 			}
 		}
-		return json.NewEncoder(w.out).Encode(m)
+		return w.json.Encode(m)
 	case "csv":
 		if err := w.csv.Write([]string{"type", "count"}); err != nil {
 			return err
