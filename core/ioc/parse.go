@@ -27,7 +27,7 @@ const (
 // query keep their case. A URL without a scheme ("example.com/a") gets "http://",
 // as VirusTotal does. IOC.Input keeps s as given.
 //
-// Any other input returns an *InvalidError whose Reason says why.
+// Any other input returns an *InvalidError whose Reason gives the cause.
 func Parse(s string) (IOC, error) {
 	v := strings.TrimSpace(Refang(strings.TrimSpace(s)))
 	ioc, reason := detect(v)

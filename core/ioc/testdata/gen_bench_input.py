@@ -4,7 +4,7 @@
 Usage: python3 gen_bench_input.py OUT.txt
 
 The seed is fixed, so every run writes the same file. Five of eight lines
-are prose; the rest are CSV rows with a SHA-256, defanged domain and IPv4
+are prose. The rest are CSV rows with a SHA-256, defanged domain and IPv4
 pairs, or sentences with a defanged URL and an MD5.
 """
 import random
