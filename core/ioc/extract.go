@@ -568,6 +568,10 @@ func (e *extractor) ipv4Atom(a string) {
 
 // domainAtom reports a name whose last label is a public TLD. Other dotted
 // words are file names, code identifiers or abbreviations.
+//
+// NOTE: file names whose extension is also a TLD ("work3.py", "ton.zip",
+// "README.md") are reported as domains, because the text alone cannot tell
+// them apart from hosts such as "files.zip".
 func (e *extractor) domainAtom(a string) {
 	if !e.tldOK(a) {
 		e.hashLabels(a)
