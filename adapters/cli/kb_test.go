@@ -426,6 +426,44 @@ func TestWatchlistRunReportsChange(t *testing.T) {
 	}
 }
 
+func TestWatchlistRunRejectedKey(t *testing.T) {
+	e := newKBEnv(t)
+	e.ok(t, "watchlist", "infra", "--add", "steady.example.net", "--add", "turning.example.com")
+	e.startFakeVT(t, filepath.Join("testdata", "watchlist", "before"))
+	e.vars["VT_API_KEY"] = "a-key-the-fake-does-not-accept-000"
+
+	r := e.run(t, "", "watchlist", "infra", "--run")
+	if r.code != ExitConfig {
+		t.Errorf("exit %d, want %d; stderr %q", r.code, ExitConfig, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "0 new, 2 errors") || !strings.Contains(r.stderr, "unauthorized") {
+		t.Errorf("stdout %q, stderr %q; want 2 errors and a warning naming the rejected key", r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "a-key-the-fake") {
+		t.Error("the API key appears in the output")
+	}
+}
+
+func TestWatchlistRunProgressOnTerminal(t *testing.T) {
+	e := newKBEnv(t)
+	e.ok(t, "watchlist", "infra", "--add", "steady.example.net")
+	e.startFakeVT(t, filepath.Join("testdata", "watchlist", "before"))
+
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"watchlist", "infra", "--run"},
+		IO{In: strings.NewReader(""), Out: &out, Err: &errOut, ErrTTY: true},
+		Env{Getenv: func(k string) string { return e.vars[k] }, Home: e.home, Now: func() time.Time { return e.now }})
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	if errOut.Len() == 0 {
+		t.Error("no progress output on a terminal stderr")
+	}
+	if !strings.Contains(out.String(), "1 new") {
+		t.Errorf("stdout %q, want the report", out.String())
+	}
+}
+
 func TestWatchlistRunNoKey(t *testing.T) {
 	e := newKBEnv(t)
 	e.ok(t, "watchlist", "infra", "--add", "steady.example.net")

@@ -63,7 +63,9 @@ each verdict with the one recorded by the previous run:
   new        no earlier run: this run records the baseline
   error      not looked up (quota, network, key); its old verdict is kept
 The new verdicts are recorded for the next run. Exit codes of --run: 1 when
-anything worsened, else 3 when some lookups failed, else 0.`,
+anything worsened, else 78 when VirusTotal rejected the API key, else 3
+when some lookups failed, else 0. A progress bar shows on stderr when it is
+a terminal.`,
 		Example: `  vex watchlist apt29 --add evil[.]com --add 203.0.113.7
   vex watchlist apt29 --import report.txt
   vex watchlist apt29                       # list members
@@ -363,7 +365,8 @@ func display(value string, defang bool) string {
 
 func (a *app) runWatchlist(ctx context.Context, k *kb.KB, name string, f watchlistFlags, asJSON bool) error {
 	// An unknown list fails before the engine needs an API key.
-	if _, err := k.Watchlist(ctx, name); err != nil {
+	members, err := k.Watchlist(ctx, name)
+	if err != nil {
 		return watchlistErr(err)
 	}
 	cfg, err := a.loadConfig()
@@ -385,14 +388,23 @@ func (a *app) runWatchlist(ctx context.Context, k *kb.KB, name string, f watchli
 	}
 	defer engine.Close()
 
-	rep, err := watchrun.Run(ctx, k, name, engine, enrich.Request{NoCache: f.noCache}, a.env.Now())
+	progress := report.NewProgress(a.io.Err, len(members), a.io.ErrTTY && !a.quiet, engine.ETA)
+	rep, err := watchrun.Run(ctx, k, name, progressBatcher{engine, progress}, enrich.Request{NoCache: f.noCache}, a.env.Now())
+	progress.Done()
 	if err != nil {
-		return &ExitError{Code: ExitIncomplete, Err: kbErr(err)}
+		if mapped := kbErr(err); mapped != err {
+			return mapped
+		}
+		return &ExitError{Code: ExitIncomplete, Err: err}
 	}
 
+	// A rejected key is a configuration error, as in triage, unless
+	// something already got worse: that is the finding a scheduler needs.
 	switch {
 	case rep.Worsened():
 		a.exit = exitWorsened
+	case rep.Stopped == enrich.StatusAuth:
+		a.exit = ExitConfig
 	case rep.Counts.Errors > 0:
 		a.exit = ExitIncomplete
 	}
@@ -403,6 +415,20 @@ func (a *app) runWatchlist(ctx context.Context, k *kb.KB, name string, f watchli
 		return writeJSON(a.io.Out, rep)
 	}
 	return writeRunReport(a.io.Out, rep, f.defang)
+}
+
+// progressBatcher advances a progress bar on stderr as results arrive,
+// because a long list under a free-tier rate limit takes minutes.
+type progressBatcher struct {
+	*enrich.Engine
+	progress *report.Progress
+}
+
+func (p progressBatcher) Batch(ctx context.Context, inputs []string, req enrich.Request, emit func(int, enrich.Result)) enrich.BatchStats {
+	return p.Engine.Batch(ctx, inputs, req, func(i int, r enrich.Result) {
+		p.progress.Add(r)
+		emit(i, r)
+	})
 }
 
 // writeRunReport prints a summary line and one row per member.
