@@ -238,11 +238,12 @@ knowledge base (kb.db in the data directory) and appear in every triage and
 investigate result for that IOC.
 
 The IOC may be defanged and in any case. A note is up to 4000 characters;
-line breaks are kept. Each note gets a number (ID) that --delete takes; IDs
+line breaks are kept. "--add -" reads the note from stdin. Each note gets a number (ID) that --delete takes; IDs
 are never reused. With neither flag, the command lists the notes, oldest
 first. --add prints the new note with its ID.`,
 		Example: `  vex note evil[.]com --add "C2 for the March phishing wave, ticket IR-2291"
   vex note evil.com                 # list: ID, time (UTC), text
+  vex note evil.com --add - < findings.txt
   vex note evil.com --delete 3
   vex note evil.com -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -287,6 +288,11 @@ func (a *app) addNote(ctx context.Context, input, text string, asJSON bool) erro
 	if err != nil {
 		return err
 	}
+	if text == "-" {
+		if text, err = a.readNote(); err != nil {
+			return err
+		}
+	}
 	if _, err := kb.CleanNote(text); err != nil {
 		return kbErr(err)
 	}
@@ -304,6 +310,23 @@ func (a *app) addNote(ctx context.Context, input, text string, asJSON bool) erro
 		return writeJSON(a.io.Out, noteJSON{v.Value, v.Type, n})
 	}
 	return printNote(a.io.Out, n)
+}
+
+// maxNoteInput bounds what --add - reads from stdin. It is well above the
+// longest note in bytes (kb.MaxNoteLen characters of up to 4 bytes each),
+// so a longer input gets the "too long" error rather than a silent cut.
+const maxNoteInput = 4*kb.MaxNoteLen + 1
+
+// readNote reads the text of --add - from stdin.
+func (a *app) readNote() (string, error) {
+	if a.io.In == nil {
+		return "", usageErr("--add - reads the note from stdin, but there is no stdin")
+	}
+	b, err := io.ReadAll(io.LimitReader(a.io.In, maxNoteInput))
+	if err != nil {
+		return "", fmt.Errorf("read note from stdin: %w", err)
+	}
+	return string(b), nil
 }
 
 func (a *app) deleteNote(ctx context.Context, input string, id int64, asJSON bool) error {

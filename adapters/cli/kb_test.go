@@ -208,11 +208,19 @@ func TestNoteCommandRoundTrip(t *testing.T) {
 		t.Errorf("note -o json = %+v", doc)
 	}
 
-	r := e.run(t, "", "note", "evil.com", "--delete", "1")
+	r := e.run(t, "from stdin\nsecond line\n", "note", "evil.com", "--add", "-")
+	if want := "3\t2026-06-01T09:00:00Z\tfrom stdin\n\tsecond line\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("note --add - printed %q (exit %d), want %q", r.stdout, r.code, want)
+	}
+	if r := e.run(t, strings.Repeat("x", 5000), "note", "evil.com", "--add", "-"); r.code != ExitUsage || !strings.Contains(r.stderr, "longer than") {
+		t.Errorf("too long note from stdin: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	r = e.run(t, "", "note", "evil.com", "--delete", "1")
 	if r.code != 0 || !strings.Contains(r.stderr, "deleted note 1") {
 		t.Errorf("note --delete: %+v", r)
 	}
-	if got := lines(e.ok(t, "note", "evil.com")); len(got) != 1 || !strings.HasPrefix(got[0], "2\t") {
+	if got := lines(e.ok(t, "note", "evil.com")); len(got) != 3 || !strings.HasPrefix(got[0], "2\t") {
 		t.Errorf("notes after delete = %q", got)
 	}
 }
