@@ -3,6 +3,7 @@ package kb_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -549,5 +550,21 @@ func TestWatchlistNotFoundKinds(t *testing.T) {
 	_, err = k.RemoveFromWatchlist(ctx, "w", "other.com")
 	if !errors.Is(err, kb.ErrNotFound) || errors.Is(err, kb.ErrNoWatchlist) {
 		t.Errorf("non-member: error %v, want ErrNotFound only", err)
+	}
+}
+
+func TestPathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "case #7 ?50% done")
+	path := filepath.Join(dir, "kb.db")
+	k := mustOpen(t, path)
+	if _, err := k.AddTags(ctx, "evil.com", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if k.Path() != path {
+		t.Errorf("Path() = %q, want %q", k.Path(), path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the file was not created at the given path: %v", err)
 	}
 }
