@@ -86,8 +86,9 @@ func (k *KB) Local(ctx context.Context, key string) (enrich.Local, error) {
 	return m[key], nil
 }
 
-// lookupChunk bounds the number of ? placeholders in one IN (...) query,
-// well under SQLite's default limit of 32766 variables.
+// lookupChunk bounds the number of ? placeholders in one IN (...) query. It
+// stays under SQLite's limit on host parameters, which defaults to 32766
+// since SQLite 3.32.0 and was 999 before.
 const lookupChunk = 500
 
 // LocalMany returns the knowledge-base data of many indicators in a few

@@ -83,8 +83,8 @@ func (k *KB) DeleteNote(ctx context.Context, input string, id int64) error {
 	})
 }
 
-// Notes returns the notes of one indicator, oldest first; none is not an
-// error.
+// Notes returns the notes of one indicator, oldest first. An indicator
+// without notes returns none and no error.
 func (k *KB) Notes(ctx context.Context, input string) ([]enrich.Note, error) {
 	v, err := parseIOC(input)
 	if err != nil {

@@ -90,18 +90,18 @@ func (k *KB) UpdateTags(ctx context.Context, input string, add, remove []string)
 	return tags, nil
 }
 
-// AddTags adds tags to an indicator; see UpdateTags.
+// AddTags adds tags to an indicator, as UpdateTags does.
 func (k *KB) AddTags(ctx context.Context, input string, tags ...string) ([]string, error) {
 	return k.UpdateTags(ctx, input, tags, nil)
 }
 
-// RemoveTags removes tags from an indicator; see UpdateTags.
+// RemoveTags removes tags from an indicator, as UpdateTags does.
 func (k *KB) RemoveTags(ctx context.Context, input string, tags ...string) ([]string, error) {
 	return k.UpdateTags(ctx, input, nil, tags)
 }
 
-// Tags returns the tags of one indicator, sorted case-insensitively; an
-// indicator without tags has none and is not an error.
+// Tags returns the tags of one indicator, sorted case-insensitively. An
+// indicator without tags returns none and no error.
 func (k *KB) Tags(ctx context.Context, input string) ([]string, error) {
 	v, err := parseIOC(input)
 	if err != nil {
