@@ -14,5 +14,6 @@ func (a *app) subcommands() []*cobra.Command {
 		a.newWatchlistCmd(),
 		a.newTriageCmd(),
 		a.newInvestigateCmd(),
+		a.newServeCmd(),
 	}
 }

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vex-ioc/vex/adapters/gateway"
+	"github.com/vex-ioc/vex/adapters/gateway/redisstate"
+)
+
+type serveFlags struct {
+	addr     string
+	replicas int
+	shutdown time.Duration
+}
+
+func (a *app) newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [--addr HOST:PORT]",
+		Short: "Run the VirusTotal gateway that vex clients of a fleet share",
+		Long: `Serve runs an HTTP gateway that answers the part of the VirusTotal API v3
+that vex uses. vex clients (CLI, osquery extension, Splunk command) set
+api.base_url to http(s)://HOST:PORT/api/v3 and api.key to a gateway token;
+only the gateway holds the VirusTotal key.
+
+Settings come from the [serve] table of the config file: addr, tls_cert and
+tls_key, redis_url, and [[serve.tokens]] entries with name, token and
+rate_per_minute. The [api] table sets the VirusTotal key, base URL and the
+limits of the whole deployment. With serve.redis_url the cache, the limits
+and in-flight lookups are shared by every replica through Redis; without it
+the gateway runs as one instance on the SQLite cache and ledger of the data
+directory.
+
+The first line on stdout is the base URL clients use. Access logs go to
+stderr as JSON lines (VEX_LOG sets the level, default info). SIGINT or
+SIGTERM stops accepting connections and lets requests in flight finish.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runServe(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "", "listen `HOST:PORT` (default serve.addr, 127.0.0.1:8080)")
+	fl.IntVar(&f.replicas, "replicas", 1, "number of gateway replicas sharing Redis; each takes 1/`N` of the limits while Redis is unreachable")
+	fl.DurationVar(&f.shutdown, "shutdown-timeout", gateway.DefaultShutdownTimeout, "how long requests in flight may take to finish on shutdown")
+	return cmd
+}
+
+func (a *app) runServe(ctx context.Context, f serveFlags) error {
+	if f.replicas < 1 {
+		return usageErr("invalid --replicas %d: want 1 or more", f.replicas)
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	key, err := a.apiKey(cfg, false)
+	if err != nil {
+		return err
+	}
+	addr := cfg.Serve.Addr
+	if f.addr != "" {
+		addr = f.addr
+	}
+
+	level := slog.LevelInfo
+	if v := a.env.Getenv("VEX_LOG"); v != "" {
+		level = logLevel(v)
+	}
+	logger := slog.New(slog.NewJSONHandler(a.io.Err, &slog.HandlerOptions{Level: level})).With("component", "vex-serve")
+	redisstate.RouteLogs(logger.With("component", "go-redis"))
+
+	g, err := gateway.Open(ctx, cfg, key, gateway.OpenOptions{
+		Replicas:  f.replicas,
+		UserAgent: "vex/" + Version,
+		Logger:    logger,
+	})
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("start the gateway: %w", err)}
+	}
+	defer g.Close()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s: %w", addr, err), Hint: "set another address with --addr or serve.addr"}
+	}
+	scheme := "http"
+	if cfg.Serve.TLSCert != "" {
+		scheme = "https"
+	}
+	if _, err := fmt.Fprintf(a.io.Out, "%s://%s/api/v3\n", scheme, ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
+	logger.Info("gateway starting", "addr", ln.Addr().String(), "upstream", cfg.API.BaseURL,
+		"clients", len(cfg.Serve.Tokens), "per_minute", cfg.API.PerMinute, "per_day", cfg.API.PerDay,
+)
+	return gateway.Serve(ctx, ln, g, gateway.ServeOptions{
+		TLSCert:         cfg.Serve.TLSCert,
+		TLSKey:          cfg.Serve.TLSKey,
+		ShutdownTimeout: f.shutdown,
+		Logger:          logger,
+	})
+}
