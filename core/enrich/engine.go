@@ -121,9 +121,9 @@ func (g *gate) close(s Status, reason string) {
 
 // lookup does the work of Lookup. It also returns the parsed IOC's key, or
 // "" when the input is invalid.
-func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate) (Result, string) {
+func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate) (r Result, key string) {
 	mode := req.mode()
-	r := Result{Input: input, Mode: mode, Source: SourceNone}
+	r = Result{Input: input, Mode: mode, Source: SourceNone}
 
 	i, err := ioc.Parse(input)
 	if err != nil {
@@ -132,6 +132,7 @@ func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate)
 		return r, ""
 	}
 	r.Type, r.Normalized, r.Flags = i.Type, i.Value, i.Flags
+	// The named result lets the deferred call change what is returned.
 	defer e.attachLocal(ctx, &r)
 
 	if i.Has(ioc.FlagNonRoutable) && !e.opt.AllowNonRoutable {
@@ -145,8 +146,8 @@ func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate)
 		return r, i.Value
 	}
 
-	key := cache.Key{Mode: string(mode), Type: string(i.Type), Value: i.Value}
-	entry, fresh, cached := e.cached(ctx, key, req)
+	ck := cache.Key{Mode: string(mode), Type: string(i.Type), Value: i.Value}
+	entry, fresh, cached := e.cached(ctx, ck, req)
 	if cached && fresh && !req.NoCache {
 		e.fill(src, i, entry, SourceCache, &r)
 		return r, i.Value
@@ -165,7 +166,7 @@ func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate)
 		return r, i.Value
 	}
 
-	rec, fetchedAt, err := e.fetch(ctx, src, i, key, mode)
+	rec, fetchedAt, err := e.fetch(ctx, src, i, ck, mode)
 	if err != nil {
 		e.fail(err, g, &r)
 		if cached && req.AllowStale && r.Status != StatusAuth {
@@ -174,7 +175,7 @@ func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate)
 		}
 		return r, i.Value
 	}
-	e.fill(src, i, cache.Entry{Key: key, Status: string(rec.Status), Data: rec.Data, FetchedAt: fetchedAt}, SourceAPI, &r)
+	e.fill(src, i, cache.Entry{Key: ck, Status: string(rec.Status), Data: rec.Data, FetchedAt: fetchedAt}, SourceAPI, &r)
 	return r, i.Value
 }
 

@@ -220,3 +220,22 @@ func seq(n int) []int {
 	}
 	return s
 }
+
+type fakeKB map[string]Local
+
+func (k fakeKB) Local(_ context.Context, key string) (Local, error) { return k[key], nil }
+
+func TestLookupAttachesLocalData(t *testing.T) {
+	src := &fakeSource{stats: map[string]verdict.Stats{"evil.com": bad}}
+	kb := fakeKB{"evil.com": {Tags: []string{"apt-x"}, Watchlists: []string{"case-1"}}}
+	e := New(Options{Enrichers: []Enricher{src}, KB: kb})
+	for _, in := range []string{"evil[.]com", "EVIL.com."} {
+		r := e.Lookup(context.Background(), in, Request{})
+		if !slices.Equal(r.Local.Tags, []string{"apt-x"}) || !slices.Equal(r.Local.Watchlists, []string{"case-1"}) {
+			t.Errorf("Lookup(%q).Local = %+v, want the KB entry of evil.com", in, r.Local)
+		}
+	}
+	if r := e.Lookup(context.Background(), "10.1.2.3", Request{}); r.Local.Tags != nil {
+		t.Errorf("non-routable result carries tags %v of another IOC", r.Local.Tags)
+	}
+}
