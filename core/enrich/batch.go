@@ -17,6 +17,11 @@ type BatchStats struct {
 	Stopped    Status // StatusQuota or StatusAuth when the batch stopped sending requests
 }
 
+// keptResults is how many emitted results a batch keeps to answer later
+// duplicates. A duplicate of an older one is looked up again, which the
+// cache answers without a request.
+const keptResults = 8192
+
 // window bounds how many inputs are between being read and being emitted, so
 // a batch streams in bounded memory however long its input is.
 const windowPerWorker = 64
@@ -34,8 +39,8 @@ func (e *Engine) Batch(ctx context.Context, inputs []string, req Request, emit f
 // Stream stops reading input, and inputs already read are emitted with
 // StatusCancelled unless their lookup finished.
 //
-// Memory is bounded by the window of in-flight inputs plus one key per
-// distinct indicator seen, used to avoid looking an indicator up twice.
+// Memory is bounded by the window of in-flight inputs, the last keptResults
+// results, and one key per distinct indicator seen.
 func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Request, emit func(i int, r Result)) BatchStats {
 	var (
 		g     gate
@@ -63,10 +68,9 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 	}
 
 	// The reader parses each input, answers duplicates from their first
-	// occurrence and queues the rest for the workers, in input order. Once a
-	// first occurrence is emitted its result is dropped, and a later
-	// duplicate is looked up again: the cache or the in-flight request
-	// answers it without a new request.
+	// occurrence and queues the rest for the workers, in input order. The
+	// emitter keeps the last keptResults results; a duplicate of an older
+	// one is looked up again, and the cache answers it.
 	var seenMu sync.Mutex
 	seen := make(map[string]*batchItem)
 	go func() {
@@ -78,6 +82,13 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
+				// This input is read, so it still gets its result. The
+				// emitter frees a slot for every result, so the wait ends.
+				slots <- struct{}{}
+				it := &batchItem{index: n, input: input, result: cancelled(input, req), done: make(chan struct{})}
+				close(it.done)
+				n++
+				queue <- it
 				return
 			}
 			key := dedupKey(input)
@@ -110,6 +121,8 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 		}
 	}()
 
+	kept := make([]*batchItem, keptResults)
+	next := 0
 	for it := range queue {
 		if it.first != nil {
 			<-it.first.done
@@ -119,12 +132,15 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 			<-it.done
 		}
 		emit(it.index, it.result)
-		if it.first == nil && !it.repeat {
-			seenMu.Lock()
-			if it.key != "" {
-				seen[it.key] = emitted
+		if it.first == nil && !it.repeat && it.key != "" {
+			// Keep the latest results for duplicates; forget the oldest.
+			if old := kept[next]; old != nil {
+				seenMu.Lock()
+				seen[old.key] = emitted
+				seenMu.Unlock()
 			}
-			seenMu.Unlock()
+			kept[next] = it
+			next = (next + 1) % len(kept)
 		}
 		<-slots
 	}

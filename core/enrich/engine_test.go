@@ -170,22 +170,21 @@ func TestStreamCancelEmitsEveryReadInput(t *testing.T) {
 	src := &fakeSource{delay: time.Hour}
 	e := New(Options{Enrichers: []Enricher{src}, Concurrency: 2})
 	ctx, cancel := context.WithCancel(context.Background())
-	var n atomic.Int64
+	// Two workers block in Fetch and the reader blocks handing over the
+	// third input, which is where a real Ctrl-C finds a batch.
+	timer := time.AfterFunc(50*time.Millisecond, cancel)
+	defer timer.Stop()
 	inputs := func(yield func(string) bool) {
-		for i := 0; ; i++ {
-			if i == 5 {
-				cancel()
-			}
+		for i := 0; i < 1000; i++ {
 			if !yield(fmt.Sprintf("h%d.example.com", i)) {
 				return
 			}
-			n.Add(1)
 		}
 	}
 	var got []Status
 	stats := e.Stream(ctx, inputs, Request{}, func(i int, r Result) { got = append(got, r.Status) })
-	if len(got) != stats.Inputs || len(got) == 0 {
-		t.Fatalf("emitted %d results for %d inputs read", len(got), stats.Inputs)
+	if len(got) != stats.Inputs || len(got) == 0 || len(got) == 1000 {
+		t.Fatalf("emitted %d results for %d inputs read, want every read input and not all 1000", len(got), stats.Inputs)
 	}
 	for i, s := range got {
 		if s != StatusCancelled {
