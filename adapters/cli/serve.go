@@ -100,7 +100,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	}
 	logger.Info("gateway starting", "addr", ln.Addr().String(), "upstream", cfg.API.BaseURL,
 		"clients", len(cfg.Serve.Tokens), "per_minute", cfg.API.PerMinute, "per_day", cfg.API.PerDay,
-)
+	)
 	return gateway.Serve(ctx, ln, g, gateway.ServeOptions{
 		TLSCert:         cfg.Serve.TLSCert,
 		TLSKey:          cfg.Serve.TLSKey,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -30,6 +31,8 @@ type OpenOptions struct {
 	// Redis tunes the Redis connection (key prefix, pause after a
 	// failure).
 	Redis redisstate.Options
+	// MaxQueueWait is Options.MaxQueueWait; zero takes the default.
+	MaxQueueWait time.Duration
 }
 
 // Open builds the gateway from cfg: the [serve] tokens, the [api] upstream
@@ -49,16 +52,17 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	cacheOpts := cache.Options{TTL: cfg.Cache.TTL, NotFoundTTL: cfg.Cache.NotFoundTTL, PartialTTL: cfg.Cache.PartialTTL, Logger: log}
 
 	opts := Options{
-		UpstreamURL: cfg.API.BaseURL,
-		APIKey:      key,
-		HTTPClient:  opt.HTTPClient,
-		Timeout:     cfg.API.Timeout,
-		MaxRetries:  cfg.API.MaxRetries,
-		UserAgent:   opt.UserAgent,
-		Clients:     clients,
-		ServeStale:  true,
-		Registry:    opt.Registry,
-		Logger:      log,
+		UpstreamURL:  cfg.API.BaseURL,
+		APIKey:       key,
+		HTTPClient:   opt.HTTPClient,
+		Timeout:      cfg.API.Timeout,
+		MaxRetries:   cfg.API.MaxRetries,
+		UserAgent:    opt.UserAgent,
+		Clients:      clients,
+		ServeStale:   true,
+		MaxQueueWait: opt.MaxQueueWait,
+		Registry:     opt.Registry,
+		Logger:       log,
 	}
 	closeAll := func() {
 		for i := len(opts.Closers) - 1; i >= 0; i-- {

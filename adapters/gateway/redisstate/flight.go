@@ -86,7 +86,7 @@ func NewFlight(conn *Conn, opts FlightOptions) *Flight {
 	return &Flight{conn: conn, opts: opts, waiters: map[string]map[chan struct{}]struct{}{}}
 }
 
-func (f *Flight) channel() string          { return f.conn.Key("released") }
+func (f *Flight) channel() string           { return f.conn.Key("released") }
 func (f *Flight) lockKey(key string) string { return f.conn.Key("lock:" + key) }
 func (f *Flight) noteKey(key string) string { return f.conn.Key("note:" + key) }
 
