@@ -174,7 +174,7 @@ func (v *VirusTotal) decodeInvestigation(i ioc.IOC, rec Record, r *Result) error
 			if err != nil {
 				continue
 			}
-			sec.Items = append(sec.Items, relatedOf(o, v.thresholds()))
+			sec.Items = append(sec.Items, relatedOf(i.Type, o, v.thresholds()))
 			if name == "resolutions" {
 				events = append(events, timeline.FromResolutions(i.Value, []any{map[string]any(o.Attributes)}))
 			}
@@ -209,14 +209,28 @@ func (v *VirusTotal) thresholds() verdict.Thresholds {
 	return v.Thresholds
 }
 
-// relatedOf summarises one object of a relationship list.
-func relatedOf(o *vt.Object, th verdict.Thresholds) Related {
+// relatedOf summarises one object of a relationship list of an indicator
+// of type parent.
+func relatedOf(parent ioc.Type, o *vt.Object, th verdict.Thresholds) Related {
 	a := o.Attributes
 	rel := Related{Type: o.Type, ID: o.ID}
-	for _, k := range []string{"meaningful_name", "host_name", "ip_address", "url", "last_final_url"} {
+	keys := []string{"meaningful_name", "host_name", "ip_address", "url", "last_final_url"}
+	if o.Type == "resolution" && parent != ioc.Domain {
+		// A resolution holds both sides; the name is the side that is not
+		// the indicator itself: the address for a domain, the host for an IP.
+		keys = []string{"host_name"}
+	} else if o.Type == "resolution" {
+		keys = []string{"ip_address"}
+	}
+	for _, k := range keys {
 		if s := a.String(k); s != "" {
 			rel.Name = s
 			break
+		}
+	}
+	if rel.Name == "" {
+		if names := a.Strings("names"); len(names) > 0 {
+			rel.Name = names[0]
 		}
 	}
 	if o.HasStats() {
