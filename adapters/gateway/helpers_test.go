@@ -306,3 +306,5 @@ func tempDir(t *testing.T) string {
 	}
 	return d
 }
+
+func secretKey() secret.String { return secret.New(vtKey) }
