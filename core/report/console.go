@@ -50,7 +50,7 @@ func (c *consoleWriter) Write(r enrich.Result) error {
 	}
 	b.WriteByte('\n')
 
-	if wantsDetails(r) {
+	if wantsDetails(r, c.opt) {
 		writeFields(&b, details(r, c.opt), "    ")
 	}
 	if _, err := io.WriteString(c.w, b.String()); err != nil {

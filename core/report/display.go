@@ -34,6 +34,13 @@ var sections = []sectionFunc{
 	tagsSection,
 	objectSection,
 	datesSection,
+	missingSection,
+	fileDetailsSection,
+	networkDetailsSection,
+	behaviourSection,
+	techniquesSection,
+	relationsSection,
+	timelineSection,
 	localSection,
 }
 
@@ -48,9 +55,13 @@ func details(r enrich.Result, opt Options) []field {
 
 // wantsDetails reports whether a result gets a detail block. Flagged results
 // get one so the analyst can tell why they were flagged, and so does any
-// result with knowledge-base entries.
-func wantsDetails(r enrich.Result) bool {
-	if r.Verdict.Severity() > 0 {
+// result with knowledge-base entries, any investigation (the point of
+// investigate is the detail) and any timeline the options request.
+func wantsDetails(r enrich.Result, opt Options) bool {
+	if r.Verdict.Severity() > 0 || r.Investigation != nil {
+		return true
+	}
+	if opt.Timeline && len(r.Timeline) > 0 {
 		return true
 	}
 	return len(r.Local.Tags)+len(r.Local.Notes)+len(r.Local.Watchlists) > 0

@@ -40,7 +40,7 @@ func (rw *richWriter) Close(sum Totals) error {
 		}
 	}
 	for _, r := range rw.results {
-		if wantsDetails(r) {
+		if wantsDetails(r, rw.opt) {
 			buf.WriteByte('\n')
 			rw.renderDetails(&buf, r)
 		}
