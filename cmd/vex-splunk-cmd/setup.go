@@ -67,7 +67,7 @@ func (s setup) open(ctx context.Context, info *splunk.SearchInfo, args splunk.Ar
 	closers = append([]func() error{eng.Close}, closers...)
 
 	b := &splunk.Backend{Enricher: eng, Close: func() error { sd.CloseIdle(); return closeEach(closers) }}
-	if args.KVStore {
+	if args.KVStore && s.Config.Splunk.KVStore {
 		kv := splunk.NewKVCache(sd, splunk.Collection)
 		exists, err := kv.Exists(ctx)
 		switch {

@@ -153,7 +153,9 @@ type Splunk struct {
 	// AllowSelfSignedLoopback accepts a self-signed splunkd certificate,
 	// but only when splunkd is on a loopback address.
 	AllowSelfSignedLoopback bool
-	// KVStore shares the cache through the app's KV store collection.
+	// KVStore shares the cache through the app's KV store collection when
+	// the collection exists (default true). False keeps every search on
+	// the local cache, whatever the search's kvstore= argument says.
 	KVStore bool
 }
 
@@ -190,6 +192,7 @@ func Default() *Config {
 		Verdict: verdict.DefaultThresholds,
 		Output:  Output{Format: DefaultFormat, Color: "auto"},
 		Osquery: Osquery{Timeout: DefaultOsqueryTimeout, MaxIOCs: DefaultOsqueryMaxIOCs},
+		Splunk:  Splunk{KVStore: true},
 		Serve:   Serve{Addr: DefaultServeAddr},
 	}
 }

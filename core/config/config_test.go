@@ -461,3 +461,23 @@ func TestExampleFileParses(t *testing.T) {
 		t.Errorf("example config decoded as %+v %+v %+v", c.API, c.STIX, c.Cache)
 	}
 }
+
+func TestSplunkKVStoreDefaultsOn(t *testing.T) {
+	if !Default().Splunk.KVStore {
+		t.Error("Default().Splunk.KVStore = false, want true")
+	}
+	c, err := Parse([]byte("[splunk]\nallow_self_signed_loopback = true\n"), "/tmp/vex/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Splunk.KVStore {
+		t.Error("a [splunk] table without kvstore turned the KV store off")
+	}
+	c, err = Parse([]byte("[splunk]\nkvstore = false\n"), "/tmp/vex/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Splunk.KVStore {
+		t.Error("kvstore = false was ignored")
+	}
+}
