@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"iter"
 	"os"
 	"strconv"
 
@@ -10,7 +11,6 @@ import (
 	"github.com/vex-ioc/vex/core/enrich"
 	"github.com/vex-ioc/vex/core/kb"
 	"github.com/vex-ioc/vex/core/report"
-	"github.com/vex-ioc/vex/core/verdict"
 )
 
 // lookupRun is one triage or investigate run.
@@ -29,14 +29,16 @@ type lookupRun struct {
 func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	a := r.app
 	keepAll := r.flags.stix != "" || r.flags.navigator != ""
+	if r.flags.stix == stdoutPath && r.flags.navigator == stdoutPath {
+		return usageErr("--stix - and --navigator - both want stdout: send one of them to a file")
+	}
+	if r.flags.stix == stdoutPath || r.flags.navigator == stdoutPath {
+		r.writer = discardWriter{} // stdout carries the export alone
+	}
 
 	progress := report.NewProgress(a.io.Err, r.countInputs(src), a.io.ErrTTY && !a.quiet, r.engine.ETA)
 	var writeErr error
-	stats := r.engine.Stream(ctx, src.seq(), enrich.Request{
-		Mode:    r.mode,
-		NoCache: r.flags.noCache,
-		Offline: r.flags.offline,
-	}, func(_ int, res enrich.Result) {
+	emit := func(res enrich.Result) {
 		r.totals.Add(res)
 		progress.Add(res)
 		if keepAll {
@@ -45,7 +47,21 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 		if writeErr == nil {
 			writeErr = r.writer.Write(res)
 		}
-	})
+	}
+	// Stream stops reading inputs when ctx ends. Pulling them here lets the
+	// run report the unread ones as cancelled afterwards, so every argument
+	// and file line gets a result.
+	src.ctx = ctx
+	next, stop := iter.Pull(src.seq())
+	defer stop()
+	req := enrich.Request{Mode: r.mode, NoCache: r.flags.noCache, Offline: r.flags.offline}
+	stats := r.engine.Stream(ctx, pullSeq(next), req, func(_ int, res enrich.Result) { emit(res) })
+	if ctx.Err() != nil {
+		for in, ok := next(); ok; in, ok = next() {
+			emit(enrich.Result{Input: in, Mode: r.mode, Status: enrich.StatusCancelled,
+				Source: enrich.SourceNone, Verdict: verdict.Unknown, Error: "not looked up: run cancelled"})
+		}
+	}
 	progress.Done()
 
 	if err := r.writer.Close(r.totals); err != nil && writeErr == nil {
@@ -79,6 +95,19 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	}
 	a.exit = exitCode(r.totals)
 	return nil
+}
+
+// pullSeq turns a pull iterator back into a sequence that stops early
+// without ending the iterator.
+func pullSeq(next func() (string, bool)) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for {
+			in, ok := next()
+			if !ok || !yield(in) {
+				return
+			}
+		}
+	}
 }
 
 // countInputs returns the number of inputs for the progress bar, or 0 when
@@ -167,6 +196,29 @@ func kbStore(k *kb.KB) enrich.LocalStore {
 
 // exports writes the STIX bundle and Navigator layer, when asked.
 func (r *lookupRun) exports() error {
-	_ = verdict.Unknown
+	if r.flags.stix != "" {
+		data, err := r.stixBundle()
+		if err != nil {
+			return fmt.Errorf("export stix: %w", err)
+		}
+		if err := r.writeExport("STIX bundle", r.flags.stix, data); err != nil {
+			return err
+		}
+	}
+	if r.flags.navigator != "" {
+		data, err := r.navigatorLayer()
+		if err != nil {
+			return fmt.Errorf("export navigator layer: %w", err)
+		}
+		if err := r.writeExport("ATT&CK Navigator layer", r.flags.navigator, data); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+// discardWriter drops results, for runs whose stdout carries an export.
+type discardWriter struct{}
+
+func (discardWriter) Write(enrich.Result) error { return nil }
+func (discardWriter) Close(report.Totals) error { return nil }

@@ -86,9 +86,9 @@ what is missing.`
 	fl.BoolVar(&f.noCache, "no-cache", false, "look up even when cached (the fresh result is cached)")
 	fl.BoolVar(&f.offline, "offline", false, "answer from the cache and knowledge base only; send no request")
 	fl.BoolVar(&f.timeline, "timeline", false, "show the timeline of each result in rich and console output")
-	fl.StringVar(&f.stix, "stix", "", "also write a STIX 2.1 bundle to `FILE`")
+	fl.StringVar(&f.stix, "stix", "", "also write a STIX 2.1 bundle to `FILE` (- writes only the bundle to stdout)")
 	if mode == enrich.Investigate {
-		fl.StringVar(&f.navigator, "navigator", "", "also write an ATT&CK Navigator layer to `FILE`")
+		fl.StringVar(&f.navigator, "navigator", "", "also write an ATT&CK Navigator layer to `FILE` (- writes only the layer to stdout)")
 	}
 	return cmd
 }
