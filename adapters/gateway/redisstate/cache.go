@@ -119,6 +119,9 @@ func (c *Cache) Put(ctx context.Context, e cache.Entry) error {
 		e.FetchedAt = c.conn.now()
 	}
 	e.ExpiresAt = e.FetchedAt.Add(c.ttl(e.Status))
+	// A relative expiry keeps working when this replica's clock and the
+	// Redis server's disagree; Get compares ExpiresAt with this clock.
+	keep := max(e.ExpiresAt.Add(c.opts.MaxStale).Sub(c.conn.now()), time.Second)
 	key := c.key(e.Key)
 	err := c.conn.do(ctx, func(ctx context.Context) error {
 		_, err := c.conn.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -128,7 +131,7 @@ func (c *Cache) Put(ctx context.Context, e cache.Entry) error {
 				fieldFetched, e.FetchedAt.UnixMilli(),
 				fieldExpires, e.ExpiresAt.UnixMilli(),
 				fieldData, e.Data)
-			p.PExpireAt(ctx, key, e.ExpiresAt.Add(c.opts.MaxStale))
+			p.PExpire(ctx, key, keep)
 			return nil
 		})
 		return err
