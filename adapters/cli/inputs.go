@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,10 @@ type inputSource struct {
 	args  []string
 	files []string // "-" is stdin
 	stdin io.Reader
-	err   error // the first read error, set when the sequence ends early
+	// ctx, when set and done, stops the reading of stdin: a read from a
+	// terminal could block until the user types another line.
+	ctx context.Context
+	err error // the first read error, set when the sequence ends early
 }
 
 func (s *inputSource) seq() iter.Seq[string] {
@@ -48,6 +52,10 @@ func (s *inputSource) readFile(name string, yield func(string) bool) bool {
 	var r io.Reader
 	if name == "-" {
 		r = s.stdin
+		if s.ctx != nil {
+			ctx, next := s.ctx, yield
+			yield = func(in string) bool { return ctx.Err() == nil && next(in) }
+		}
 	} else {
 		f, err := os.Open(name)
 		if err != nil {

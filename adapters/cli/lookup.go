@@ -11,6 +11,7 @@ import (
 	"github.com/vex-ioc/vex/core/enrich"
 	"github.com/vex-ioc/vex/core/kb"
 	"github.com/vex-ioc/vex/core/report"
+	"github.com/vex-ioc/vex/core/verdict"
 )
 
 // lookupRun is one triage or investigate run.
