@@ -168,7 +168,7 @@ func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate)
 
 	rec, fetchedAt, err := e.fetch(ctx, src, i, ck, mode)
 	if err != nil {
-		e.fail(err, g, &r)
+		e.fail(ctx, err, g, &r)
 		if cached && req.AllowStale && r.Status != StatusAuth {
 			e.opt.Logger.WarnContext(ctx, "serving stale cache entry", "ioc", i.Value, "error", err)
 			e.fill(src, i, entry, SourceStaleCache, &r)
@@ -245,8 +245,10 @@ func (e *Engine) fetch(ctx context.Context, src Enricher, i ioc.IOC, key cache.K
 }
 
 // fail sets the status for a failed fetch and closes the batch gate when the
-// failure means no further request can succeed.
-func (e *Engine) fail(err error, g *gate, r *Result) {
+// failure means no further request can succeed. A deadline inside the
+// client (one attempt timing out) is a failed lookup; only the caller's ctx
+// ending makes it cancelled.
+func (e *Engine) fail(ctx context.Context, err error, g *gate, r *Result) {
 	switch {
 	case errors.Is(err, ErrQuota):
 		r.Status = StatusQuota
@@ -256,7 +258,7 @@ func (e *Engine) fail(err error, g *gate, r *Result) {
 		r.Status = StatusAuth
 		r.Error = "not looked up: API key rejected"
 		g.close(StatusAuth, r.Error)
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case ctx.Err() != nil:
 		r.Status = StatusCancelled
 		r.Error = "not looked up: " + err.Error()
 	default:
