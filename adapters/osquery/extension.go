@@ -27,7 +27,7 @@ type Options struct {
 	// Reconnect is how long to keep trying to register again after osquery
 	// went away, for example while it restarts. 0 means exit at once.
 	Reconnect time.Duration
-	// Engine serves vex_triage; nil leaves the table out.
+	// Engine serves vex_triage and vex_investigate; nil leaves them out.
 	Engine Engine
 	// KB serves vex_tags and vex_watchlist; nil leaves them out.
 	KB       KnowledgeBase
@@ -121,7 +121,7 @@ func withDefaults(opt Options) Options {
 func buildPlugins(opt Options, stop context.Context) []osq.OsqueryPlugin {
 	var out []osq.OsqueryPlugin
 	if opt.Engine != nil {
-		out = append(out, newTriage(opt.Engine, opt.Settings, stop, opt.Logger))
+		out = append(out, newTriage(opt.Engine, opt.Settings, stop, opt.Logger), newInvestigate(opt.Engine, opt.Settings, stop, opt.Logger))
 	}
 	if opt.KB != nil {
 		out = append(out, newTags(opt.KB, opt.Settings, stop, opt.Logger), newWatchlist(opt.KB, opt.Settings, stop, opt.Logger))
