@@ -116,7 +116,7 @@ type apiConfig struct {
 	perMinute   int    // default 100000
 	perDay      int    // default 1000000
 	concurrency int    // default 4
-	maxRetries  int    // default 1
+	maxRetries  int    // default 1; -1 writes 0
 	timeout     string // default "2s"
 	extra       string // more TOML appended to the file
 }
@@ -134,8 +134,11 @@ func newHome(t *testing.T, baseURL string, c apiConfig) *home {
 	if c.concurrency == 0 {
 		c.concurrency = 4
 	}
-	if c.maxRetries == 0 {
+	switch c.maxRetries {
+	case 0:
 		c.maxRetries = 1
+	case -1:
+		c.maxRetries = 0
 	}
 	if c.timeout == "" {
 		c.timeout = "2s"
