@@ -18,7 +18,7 @@ const stdoutPath = "-"
 
 // stixBundle encodes results as one STIX 2.1 bundle with the [stix] config:
 // TLP marking and producer identity. Indicators carry the real values
-// whatever --defang says, ATT&CK techniques come from investigations,
+// even with --defang, ATT&CK techniques come from investigations,
 // malware families from VirusTotal's threat labels, and local tags and
 // notes become labels and notes.
 func (r *lookupRun) stixBundle() ([]byte, error) {
@@ -91,8 +91,8 @@ func (r *lookupRun) writeExport(what, path string, data []byte) error {
 		return nil
 	}
 	if err := writeFileAtomic(path, data, 0o644); err != nil {
-		return &ExitError{Code: 1, Err: fmt.Errorf("write %s to %s: %w", what, path, err),
-			Hint: "check that the folder exists and is writable, or pass another path"}
+		// Exit status 1, as for a failed write of the results.
+		return fmt.Errorf("write %s to %s: %w; check that the folder exists and is writable", what, path, err)
 	}
 	return nil
 }

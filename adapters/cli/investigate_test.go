@@ -588,3 +588,33 @@ func checkInvestigateGolden(t *testing.T, name, got string) {
 		t.Errorf("output differs from %s (run go test -update-investigate after checking the change)\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
 	}
 }
+
+func TestSTIXWriteFailureKeepsOldFile(t *testing.T) {
+	e := newInvEnv(t)
+	missing := filepath.Join(t.TempDir(), "no-such-folder", "case.stix.json")
+	r := e.run(t, "triage", "8.8.8.8", "--stix", missing)
+	if r.code != 1 || !strings.Contains(r.stderr, "write STIX bundle to "+missing) {
+		t.Errorf("exit %d stderr %q, want 1 and the failed path", r.code, r.stderr)
+	}
+
+	// A failed rewrite leaves the previous bundle whole: the new one goes
+	// to a temporary file first, which a read-only folder rejects.
+	dir := t.TempDir()
+	old := filepath.Join(dir, "case.stix.json")
+	if err := os.WriteFile(old, []byte("previous bundle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	if os.Geteuid() == 0 {
+		t.Skip("root writes into read-only folders")
+	}
+	if r := e.run(t, "triage", "8.8.8.8", "--stix", old); r.code != 1 {
+		t.Errorf("exit %d, want 1 for an unwritable folder", r.code)
+	}
+	if got, _ := os.ReadFile(old); string(got) != "previous bundle" {
+		t.Errorf("previous bundle became %q", got)
+	}
+}

@@ -73,8 +73,8 @@ func investigateRows(in lookupInput, r enrich.Result) []map[string]string {
 }
 
 // newInvestigate builds the vex_investigate table. It shares lookupTable
-// with vex_triage, so both use one rate limiter, cache and call deadline;
-// an investigation spends several requests per IOC, so a cold query takes
+// with vex_triage, so both use one rate limiter, cache and call deadline.
+// An investigation spends several requests per IOC, so a cold query takes
 // longer than a triage.
 func newInvestigate(engine Engine, s Settings, stop context.Context, logger *slog.Logger) *tablePlugin {
 	t := &lookupTable{name: "vex_investigate", engine: engine, settings: s, logger: logger, mode: enrich.Investigate}

@@ -216,8 +216,9 @@ func relatedOf(parent ioc.Type, o *vt.Object, th verdict.Thresholds) Related {
 	rel := Related{Type: o.Type, ID: o.ID}
 	keys := []string{"meaningful_name", "host_name", "ip_address", "url", "last_final_url"}
 	if o.Type == "resolution" && parent != ioc.Domain {
-		// A resolution holds both sides; the name is the side that is not
-		// the indicator itself: the address for a domain, the host for an IP.
+		// A resolution contains both sides. Its name is the side that is
+		// not the indicator itself: the address for a domain, the host for
+		// an IP.
 		keys = []string{"host_name"}
 	} else if o.Type == "resolution" {
 		keys = []string{"ip_address"}

@@ -18,7 +18,7 @@ import (
 // Human output shows the top of each list; JSON carries all of it.
 
 // Caps on what one detail block lists, so that a busy sample still fits
-// on a screen. The last line of a capped list says how many were left out.
+// on a screen. The last line of a capped list gives how many were left out.
 const (
 	maxRelatedShown   = 5  // related objects per relationship section
 	maxListShown      = 5  // items per behaviour list (processes, mutexes...)
@@ -354,8 +354,8 @@ func evidenceText(id, evidence string) string {
 
 // relationsSection lists each relationship section: a heading line with
 // the count and how many related objects are flagged, then the most
-// severe objects. Sections that need a premium key, failed or were skipped
-// say so, so an empty list never hides a gap.
+// severe objects. A section that needs a premium key, failed or was skipped
+// is named with its status, because an empty list must never hide a gap.
 func relationsSection(r enrich.Result, opt Options) []field {
 	if r.Investigation == nil {
 		return nil
@@ -493,7 +493,7 @@ func missingSection(r enrich.Result, _ Options) []field {
 	return []field{{"PARTIAL", "missing " + strings.Join(names, ", ") + "; run again with --no-cache to retry"}}
 }
 
-// timelineSection lists the timeline when Options.Timeline asks for it.
+// timelineSection lists the timeline when Options.Timeline is set.
 func timelineSection(r enrich.Result, opt Options) []field {
 	if !opt.Timeline || len(r.Timeline) == 0 {
 		return nil
