@@ -22,7 +22,7 @@ const (
 	hostileHash   = "bad0000000000000000000000000000000000000000000000000000000000bad"
 	suspiciousDom = "login-verify.example.com"
 	cleanIP       = "45.83.140.7"
-	// unseenHash is not in testdata/triage, so the fake answers 404.
+	// unseenHash is not in testdata/triage, so the fake responds 404.
 	unseenHash = "5eed0000000000000000000000000000000000000000000000000000000000aa"
 )
 
@@ -143,7 +143,7 @@ func countStatuses(results []enrich.Result) map[enrich.Status]int {
 }
 
 // noonClock is a fake VirusTotal clock fixed at noon UTC, so a spent daily
-// quota always answers with a Retry-After of hours, never seconds.
+// quota always gets a Retry-After of hours, never seconds.
 func noonClock() time.Time { return time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) }
 
 // writeFile writes data to name under dir and returns the path.

@@ -32,7 +32,7 @@ const testKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde
 type fakeClock struct {
 	mu       sync.Mutex
 	now      time.Time
-	inFlight atomic.Int64 // requests reserved by the limiter and not yet answered
+	inFlight atomic.Int64 // requests the limiter let go that have no response yet
 }
 
 func newFakeClock() *fakeClock {
@@ -76,7 +76,7 @@ func (l trackedLimiter) Wait(ctx context.Context) error {
 }
 
 // landedTransport marks a request as no longer in flight once the fake has
-// answered it, which it does after recording the request.
+// responded, which it does after recording the request.
 type landedTransport struct{ clock *fakeClock }
 
 func (t landedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -173,10 +173,10 @@ func distinctIOCs(n int) []string {
 	return out
 }
 
-// maxInWindow returns the most requests the fake received in any 60 s
+// maxInWindow returns the maximum number of requests the fake received in any 60 s
 // window.
 func maxInWindow(reqs []vttest.Request) int {
-	most := 0
+	maxCount := 0
 	for i, first := range reqs {
 		n := 0
 		for _, r := range reqs[i:] {
@@ -184,9 +184,9 @@ func maxInWindow(reqs []vttest.Request) int {
 				n++
 			}
 		}
-		most = max(most, n)
+		maxCount = max(maxCount, n)
 	}
-	return most
+	return maxCount
 }
 
 func TestBatchStaysUnderFakeRateLimit(t *testing.T) {
