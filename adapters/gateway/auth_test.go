@@ -69,7 +69,7 @@ func TestClientTokens(t *testing.T) {
 	}
 }
 
-// TestVirusTotalKeyNeverLeaks drives answers of every kind, including
+// TestVirusTotalKeyNeverLeaks drives responses of every kind, including
 // upstream bodies that echo the key, and then searches every response,
 // log line, metric and Redis key and value for the key.
 func TestVirusTotalKeyNeverLeaks(t *testing.T) {
@@ -100,7 +100,7 @@ func TestVirusTotalKeyNeverLeaks(t *testing.T) {
 	requests := append(append([]string{}, paths...),
 		paths[0]+"/contacted_domains?limit=5", paths[0]+"/behaviour_summary", paths[1]+"/resolutions")
 	for _, p := range requests {
-		for range 2 { // the second answer comes from the cache
+		for range 2 { // the second response comes from the cache
 			status, body, h := get(t, hc, r.url(), p, tokenBob)
 			check(fmt.Sprintf("response %d to %s", status, p), string(body)+fmt.Sprint(h))
 		}

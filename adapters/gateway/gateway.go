@@ -1,11 +1,11 @@
-// Package gateway is `vex serve`: an HTTP service that answers the part of
+// Package gateway is `vex serve`: an HTTP service that serves the part of
 // the VirusTotal API v3 that vex uses (object reports, the relationships and
 // sandbox documents of investigate) in VirusTotal's JSON shapes and error
 // bodies, so every vex client points api.base_url at it and nothing else
 // changes.
 //
 // The gateway holds the only VirusTotal key; clients present gateway tokens
-// in x-apikey. A request is answered from the cache when it can be, and
+// in x-apikey. A request is served from the cache when it can be, and
 // otherwise goes upstream under one rate limit and daily quota for the
 // whole deployment. Concurrent requests for one object share one upstream
 // request: within a replica through an in-process call group, across
@@ -38,7 +38,7 @@ import (
 type SharedFlight interface {
 	// TryLock takes the lock for key. When held, the caller fetches and
 	// then calls unlock once with a note for the waiters: nil when the
-	// result is in the cache, else the answer itself. An error means the
+	// result is in the cache, else the response itself. An error means the
 	// lock cannot be used and none is held.
 	TryLock(ctx context.Context, key string) (unlock func(note []byte), held bool, err error)
 	// Wait blocks until the lock for key is free and returns the note its
@@ -74,7 +74,7 @@ type Options struct {
 	// Quota is the deployment's VirusTotal rate limit and daily quota:
 	// redisstate.Quota, or a ratelimit.Ledger for a single instance.
 	Quota ratelimit.Quota
-	// Cache stores the answers; nil means no cache.
+	// Cache stores the responses; nil means no cache.
 	Cache cache.Store
 	// Flight shares fetches across replicas; nil means this replica
 	// de-duplicates only its own requests.
@@ -92,7 +92,7 @@ type Options struct {
 	QueueRetryAfter time.Duration
 	// FetchTimeout bounds one shared upstream fetch, lock waits included.
 	FetchTimeout time.Duration
-	// ServeStale answers with an expired cache entry, marked
+	// ServeStale responds with an expired cache entry, marked
 	// X-Vex-Cache: stale, when the upstream request fails.
 	ServeStale bool
 
@@ -204,7 +204,7 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// ServeHTTP answers one request and writes its access log line.
+// ServeHTTP serves one request and writes its access log line.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK, cache: sourceNone, client: "-"}
@@ -259,7 +259,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// serveAPI authenticates the client, applies its rate and answers the
+// serveAPI authenticates the client, applies its rate and responds with the
 // object or relationship the path names.
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 	rec, _ := w.(*recorder)
@@ -267,19 +267,19 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 		rec = &recorder{ResponseWriter: w}
 	}
 	rec.api = true
-	ans := g.answerAPI(r.Context(), r, rec)
+	ans := g.respondAPI(r.Context(), r, rec)
 	rec.cache = ans.source
 	ans.write(rec)
 }
 
-func (g *Gateway) answerAPI(ctx context.Context, r *http.Request, rec *recorder) answer {
+func (g *Gateway) respondAPI(ctx context.Context, r *http.Request, rec *recorder) response {
 	presented := r.Header.Get("x-apikey")
 	if presented == "" {
-		return errMissingToken.answer(sourceNone)
+		return errMissingToken.response(sourceNone)
 	}
 	client, ok := g.tokens.lookup(presented)
 	if !ok {
-		return errWrongToken.answer(sourceNone)
+		return errWrongToken.response(sourceNone)
 	}
 	rec.client = client.Name
 
@@ -293,30 +293,30 @@ func (g *Gateway) answerAPI(ctx context.Context, r *http.Request, rec *recorder)
 		g.metrics.rateLimited.WithLabelValues("client").Inc()
 		e := &apiError{status: http.StatusTooManyRequests, code: "TooManyRequestsError", retryAfter: wait,
 			message: fmt.Sprintf("client %q is over its rate of %d requests per minute", client.Name, client.PerMinute)}
-		return e.answer(sourceNone)
+		return e.response(sourceNone)
 	}
 
 	res, aerr := parseResource(r)
 	if aerr != nil {
-		return aerr.answer(sourceNone)
+		return aerr.response(sourceNone)
 	}
 	return g.resolve(ctx, res)
 }
 
-// serveUnknown answers API paths outside the served subset with a
+// serveUnknown responds to API paths outside the served subset with a
 // BadRequestError rather than a NotFoundError, which a client would take
 // for "not in VirusTotal".
 func (g *Gateway) serveUnknown(w http.ResponseWriter, r *http.Request) {
-	e := badRequest("%s %s is not served by the vex gateway: it answers GET of files, ip_addresses, domains and urls and the relationships vex investigate uses", r.Method, r.URL.Path)
+	e := badRequest("%s %s is not served by the vex gateway: it serves GET of files, ip_addresses, domains and urls and the relationships vex investigate uses", r.Method, r.URL.Path)
 	if r.Method != http.MethodGet {
 		e.status = http.StatusMethodNotAllowed
 	}
-	e.answer(sourceNone).write(w)
+	e.response(sourceNone).write(w)
 }
 
-// serveHealth reports each check. It answers 200 while the gateway serves,
+// serveHealth reports each check. It responds 200 while the gateway serves,
 // degraded or not, so that a load balancer keeps a replica whose Redis
-// is down (it still answers, under its local limits), and 503 while it
+// is down (it still serves, under its local limits), and 503 while it
 // shuts down, so the balancer drains it.
 func (g *Gateway) serveHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

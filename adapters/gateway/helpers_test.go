@@ -281,7 +281,7 @@ func upstreamCounts(fake *vttest.Server) map[string]int {
 	return m
 }
 
-// fake429s counts the fake's 429 answers: a limiter bug shows up as one.
+// fake429s counts the fake's 429 responses: a limiter bug shows up as one.
 func fake429s(fake *vttest.Server) int {
 	n := 0
 	for _, r := range fake.Requests() {

@@ -19,7 +19,7 @@ const (
 
 // TestLoadCacheHits measures cache-hit throughput and latency on loopback,
 // with Redis state shared by two replicas and with SQLite state in one
-// instance. Every answer must be a hit: the load adds no upstream request.
+// instance. Every response must be a hit: the load adds no upstream request.
 // The figures are logged; run with -v to read them.
 func TestLoadCacheHits(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {

@@ -13,16 +13,16 @@ import (
 	"github.com/vex-ioc/vex/core/vt"
 )
 
-// resolve answers res from the cache, or from one upstream fetch shared by
+// resolve returns the response for res from the cache, or from one upstream fetch shared by
 // every concurrent request for it.
-func (g *Gateway) resolve(ctx context.Context, res resource) answer {
+func (g *Gateway) resolve(ctx context.Context, res resource) response {
 	key := res.cacheKey()
 	if a, ok := g.fromCache(ctx, res, key, false); ok {
 		return a
 	}
 
 	g.fetches.Add(1)
-	a, shared, err := g.group.do(ctx, key.String(), func() answer {
+	a, shared, err := g.group.do(ctx, key.String(), func() response {
 		defer g.fetches.Done()
 		fctx, cancel := context.WithTimeout(g.base, g.opts.FetchTimeout)
 		defer cancel()
@@ -31,7 +31,7 @@ func (g *Gateway) resolve(ctx context.Context, res resource) answer {
 	if err != nil {
 		// The client went away; the fetch goes on and fills the cache.
 		return (&apiError{status: http.StatusGatewayTimeout, code: "DeadlineExceededError",
-			message: "the request ended before the upstream answer arrived"}).answer(sourceNone)
+			message: "the request ended before the upstream response arrived"}).response(sourceNone)
 	}
 	if shared && a.source == sourceMiss {
 		a.source = sourceShared
@@ -45,32 +45,32 @@ func (g *Gateway) resolve(ctx context.Context, res resource) answer {
 	return a
 }
 
-// fromCache returns the cached answer for key; allowStale accepts an
+// fromCache returns the cached response for key; allowStale accepts an
 // expired entry. A cache error is logged and treated as a miss.
-func (g *Gateway) fromCache(ctx context.Context, res resource, key cache.Key, allowStale bool) (answer, bool) {
+func (g *Gateway) fromCache(ctx context.Context, res resource, key cache.Key, allowStale bool) (response, bool) {
 	e, fresh, err := g.cache.Get(ctx, key)
 	if err != nil {
 		if !errors.Is(err, cache.ErrMiss) && ctx.Err() == nil {
 			g.log.WarnContext(ctx, "cache read failed; looking up upstream", "key", key.String(), "error", err)
 		}
-		return answer{}, false
+		return response{}, false
 	}
 	if !fresh && !allowStale {
-		return answer{}, false
+		return response{}, false
 	}
 	switch e.Status {
 	case cache.StatusOK:
-		return answer{Status: http.StatusOK, Body: e.Data, source: sourceHit}, true
+		return response{Status: http.StatusOK, Body: e.Data, source: sourceHit}, true
 	case cache.StatusNotFound:
-		return notFound(res).answer(sourceHit), true
+		return notFound(res).response(sourceHit), true
 	}
-	return answer{}, false
+	return response{}, false
 }
 
 // fetchShared makes sure one replica fetches key: it takes the shared lock
 // and fetches, or waits for the holder and reads the holder's result. When
 // the lock is unusable (Redis down) this replica fetches on its own.
-func (g *Gateway) fetchShared(ctx context.Context, res resource, key cache.Key) answer {
+func (g *Gateway) fetchShared(ctx context.Context, res resource, key cache.Key) response {
 	if g.flight == nil {
 		a, _ := g.fetchUpstream(ctx, res, key)
 		return a
@@ -103,7 +103,7 @@ func (g *Gateway) fetchShared(ctx context.Context, res resource, key cache.Key) 
 		if err != nil {
 			if ctx.Err() != nil {
 				return (&apiError{status: http.StatusGatewayTimeout, code: "DeadlineExceededError",
-					message: "timed out waiting for another gateway replica's upstream request"}).answer(sourceNone)
+					message: "timed out waiting for another gateway replica's upstream request"}).response(sourceNone)
 			}
 			a, _ := g.fetchUpstream(ctx, res, key)
 			return a
@@ -112,7 +112,7 @@ func (g *Gateway) fetchShared(ctx context.Context, res resource, key cache.Key) 
 			a.source = sourceShared
 			return a
 		}
-		if a, ok := decodeAnswer(note); ok {
+		if a, ok := decodeResponse(note); ok {
 			a.source = sourceShared
 			return a
 		}
@@ -122,16 +122,16 @@ func (g *Gateway) fetchShared(ctx context.Context, res resource, key cache.Key) 
 }
 
 // fetchUpstream sends the request to VirusTotal and caches objects and
-// not-found answers. cached reports whether the answer reached the cache.
-func (g *Gateway) fetchUpstream(ctx context.Context, res resource, key cache.Key) (a answer, cached bool) {
+// not-found responses. cached reports whether the response reached the cache.
+func (g *Gateway) fetchUpstream(ctx context.Context, res resource, key cache.Key) (a response, cached bool) {
 	body, err := g.client.Get(ctx, res.path, res.query)
 	switch {
 	case err == nil:
-		return answer{Status: http.StatusOK, Body: body, source: sourceMiss}, g.store(ctx, key, cache.StatusOK, body)
+		return response{Status: http.StatusOK, Body: body, source: sourceMiss}, g.store(ctx, key, cache.StatusOK, body)
 	case errors.Is(err, vt.ErrNotFound):
-		return notFound(res).answer(sourceMiss), g.store(ctx, key, cache.StatusNotFound, nil)
+		return notFound(res).response(sourceMiss), g.store(ctx, key, cache.StatusNotFound, nil)
 	}
-	return g.upstreamError(ctx, res, err).answer(sourceMiss), false
+	return g.upstreamError(ctx, res, err).response(sourceMiss), false
 }
 
 func (g *Gateway) store(ctx context.Context, key cache.Key, status string, data []byte) bool {
@@ -142,7 +142,7 @@ func (g *Gateway) store(ctx context.Context, key cache.Key, status string, data 
 	return true
 }
 
-// upstreamError turns a failed upstream lookup into the client's answer.
+// upstreamError turns a failed upstream lookup into the client's response.
 // Errors of the gateway's own credentials or upstream become 5xx, so no
 // client mistakes them for a problem with its token.
 func (g *Gateway) upstreamError(ctx context.Context, res resource, err error) *apiError {
@@ -220,7 +220,7 @@ func (b *boundedLimiter) Wait(ctx context.Context) error {
 	return err
 }
 
-// callGroup runs one fetch per key in this process and hands its answer
+// callGroup runs one fetch per key in this process and hands its response
 // to every caller that asked meanwhile. The fetch runs on its own
 // goroutine, so a caller whose request ends does not cancel it for the
 // others.
@@ -231,13 +231,13 @@ type callGroup struct {
 
 type call struct {
 	done chan struct{}
-	ans  answer
+	ans  response
 }
 
-// do returns the answer of fn for key, started by this caller or by an
+// do returns the response of fn for key, started by this caller or by an
 // earlier one (shared=true). skip runs instead of fn when an earlier call
 // is reused. err is ctx.Err() when ctx ends first.
-func (c *callGroup) do(ctx context.Context, key string, fn func() answer, skip func()) (a answer, shared bool, err error) {
+func (c *callGroup) do(ctx context.Context, key string, fn func() response, skip func()) (a response, shared bool, err error) {
 	c.mu.Lock()
 	if c.calls == nil {
 		c.calls = map[string]*call{}
@@ -264,6 +264,6 @@ func (c *callGroup) do(ctx context.Context, key string, fn func() answer, skip f
 	case <-cl.done:
 		return cl.ans, shared, nil
 	case <-ctx.Done():
-		return answer{}, shared, ctx.Err()
+		return response{}, shared, ctx.Err()
 	}
 }

@@ -25,16 +25,16 @@ func newMetrics(reg prometheus.Registerer, quota ratelimit.Quota) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vex_gateway_requests_total",
-			Help: "API requests answered, by client name and HTTP status code.",
+			Help: "API requests served, by client name and HTTP status code.",
 		}, []string{"client", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "vex_gateway_request_duration_seconds",
-			Help:    "Time to answer an API request, by cache outcome.",
+			Help:    "Time to respond to an API request, by cache outcome.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"cache"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vex_gateway_cache_requests_total",
-			Help: "API requests by cache outcome: hit, miss (sent upstream), shared (answered by another request's upstream call) or stale.",
+			Help: "API requests by cache outcome: hit, miss (sent upstream), shared (served by another request's upstream call) or stale.",
 		}, []string{"result"}),
 		upstream: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vex_gateway_upstream_requests_total",

@@ -108,7 +108,7 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 				closeAll()
 				return nil, fmt.Errorf("set up the rate limit: %w", err)
 			}
-			log.Warn("rate-limit ledger unavailable; the limit holds for this process only", "path", cfg.LedgerPath(), "error", err)
+			log.Warn("rate-limit ledger unavailable; the limit applies to this process only", "path", cfg.LedgerPath(), "error", err)
 		}
 		opts.Closers = append(opts.Closers, quota.Close)
 		opts.Quota = quota

@@ -133,7 +133,7 @@ func TestSharedLimitAcrossReplicas(t *testing.T) {
 
 // TestReplicaKilledKeepsCache kills one of two replicas while clients are
 // still asking it, then asks the survivor for everything: whatever the dead
-// replica had answered is served from the shared cache without another
+// replica had returned is served from the shared cache without another
 // upstream request, and the rest is looked up once the dead replica's
 // fetch locks expire.
 func TestReplicaKilledKeepsCache(t *testing.T) {
@@ -144,8 +144,8 @@ func TestReplicaKilledKeepsCache(t *testing.T) {
 	paths := iocPaths(60)
 	hc := newHTTPClient()
 
-	// Clients ask replica a, which is killed once half of the IOCs are
-	// answered; requests racing the kill may fail.
+	// Clients ask replica a, which is killed once half of the IOCs
+	// have responses; requests racing the kill may fail.
 	var (
 		mu       sync.Mutex
 		answered = map[string]bool{}
@@ -186,7 +186,7 @@ func TestReplicaKilledKeepsCache(t *testing.T) {
 	for _, p := range paths {
 		switch {
 		case answered[p] && after[p] != before[p]:
-			t.Errorf("%s was answered before the kill but went upstream again (%d -> %d requests): the cache lost it", p, before[p], after[p])
+			t.Errorf("%s had a response before the kill but went upstream again (%d -> %d requests): the cache lost it", p, before[p], after[p])
 		case after[p] < 1:
 			t.Errorf("%s was never looked up upstream", p)
 		}

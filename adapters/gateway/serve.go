@@ -26,7 +26,7 @@ type ServeOptions struct {
 	Logger          *slog.Logger
 }
 
-// Serve answers requests on ln until ctx ends, then stops accepting
+// Serve serves requests on ln until ctx ends, then stops accepting
 // connections, reports 503 on /healthz, and waits up to ShutdownTimeout
 // for the requests in flight to finish. It does not close g.
 func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) error {

@@ -25,7 +25,7 @@ import (
 
 // TestSingleInstanceSharesOneLookup sends 50 concurrent requests for one
 // IOC to a gateway on SQLite state: one upstream request, and after a
-// restart on the same data directory the answer comes from the cache file.
+// restart on the same data directory the response comes from the cache file.
 func TestSingleInstanceSharesOneLookup(t *testing.T) {
 	fake := vttest.New(vttest.Options{Synthesize: true, APIKey: vtKey, Latency: 100 * time.Millisecond})
 	if err := fake.Start(); err != nil {
@@ -73,7 +73,7 @@ func TestSingleInstanceSharesOneLookup(t *testing.T) {
 	}
 }
 
-// TestAPIShapes checks the answers a vex client classifies: not found
+// TestAPIShapes checks the responses a vex client classifies: not found
 // (cached), relationships and behaviour documents, premium-only 403, and
 // requests outside the served subset.
 func TestAPIShapes(t *testing.T) {
@@ -169,7 +169,7 @@ func TestAPIShapes(t *testing.T) {
 
 // TestServeTLSMetricsAndShutdown serves over TLS, reads /healthz and
 // /metrics, and shuts down while a slow lookup is in flight: the lookup
-// still gets its answer.
+// still gets its response.
 func TestServeTLSMetricsAndShutdown(t *testing.T) {
 	fake := vttest.New(vttest.Options{Synthesize: true, APIKey: vtKey, Latency: 700 * time.Millisecond})
 	if err := fake.Start(); err != nil {

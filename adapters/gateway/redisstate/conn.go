@@ -1,7 +1,7 @@
 // Package redisstate keeps the state that replicas of the vex gateway share
 // in Redis: the result cache, the deployment-wide rate limit and daily quota,
 // per-client request rates and the fetch locks that let one replica look an
-// object up while the others wait for its answer.
+// object up while the others wait for its result.
 //
 // Every type here degrades instead of failing when Redis is unreachable: the
 // cache misses, the limiters fall back to limits held in the process, and
@@ -69,7 +69,7 @@ type Conn struct {
 
 // Dial connects to the Redis server at rawURL (redis:// or rediss://) and
 // checks it with PING. The URL may hold a password, so no error quotes it.
-// A server that does not answer is an error: a gateway configured for Redis
+// A server that does not respond is an error: a gateway configured for Redis
 // should not start without it, though it keeps serving if Redis goes away
 // later.
 func Dial(ctx context.Context, rawURL secret.String, opts Options) (*Conn, error) {
@@ -78,8 +78,8 @@ func Dial(ctx context.Context, rawURL secret.String, opts Options) (*Conn, error
 		return nil, errors.New("invalid serve.redis_url: want redis://[user:password@]host:port/db or rediss://...")
 	}
 	// Short timeouts and a single dial attempt, because an unreachable
-	// Redis must turn into the local fallback quickly; the Conn's pause
-	// then keeps requests from waiting on it at all.
+	// Redis must turn into the local fallback quickly. After a failure the
+	// Conn's pause keeps requests from waiting on Redis at all.
 	ro.DialTimeout = time.Second
 	ro.DialerRetries = 1
 	ro.ReadTimeout = time.Second
@@ -154,7 +154,7 @@ func (c *Conn) do(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // observe records the health of one command's outcome and wraps a failure
-// with ErrUnavailable. A cancelled ctx says nothing about Redis.
+// with ErrUnavailable. A cancelled ctx is not a Redis failure.
 func (c *Conn) observe(ctx context.Context, err error) error {
 	if err == nil || errors.Is(err, redis.Nil) {
 		c.mu.Lock()

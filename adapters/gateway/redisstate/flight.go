@@ -59,9 +59,10 @@ type FlightOptions struct {
 }
 
 // Flight is a fetch lock per key shared by every replica, so that one
-// replica sends the upstream request for an object while the others wait
-// and then read the result from the shared cache, or from the short-lived
-// note the holder leaves when the result is not cacheable (an error).
+// replica sends the upstream request for an object while the others wait.
+// The waiters then read the result from the shared cache, or from the
+// short-lived note the holder leaves when the result is not cacheable (an
+// error).
 // Waiters learn of a release through one pub/sub subscription per Flight,
 // with polling as a backstop.
 type Flight struct {

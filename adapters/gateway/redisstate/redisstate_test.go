@@ -95,7 +95,7 @@ func dial(t *testing.T, url string, clk *clock) *redisstate.Conn {
 
 var errWouldWait = errors.New("would wait")
 
-// refuseSleep makes Wait return instead of sleeping, so a test sees a
+// refuseSleep makes Wait return instead of sleeping, so a test gets a
 // full window as an error.
 func refuseSleep(context.Context, time.Duration) error { return errWouldWait }
 
@@ -197,7 +197,7 @@ func TestMarkExhaustedStopsEveryReplica(t *testing.T) {
 	}
 }
 
-// TestQuotaFallsBackToShare uses a Conn to a port nobody listens on: each
+// TestQuotaFallsBackToShare uses a Conn to a closed port: each
 // replica then allows itself its share of the limits.
 func TestQuotaFallsBackToShare(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -13,36 +13,36 @@ import (
 const (
 	sourceHit    = "hit"    // fresh entry in the cache
 	sourceMiss   = "miss"   // this request went upstream
-	sourceShared = "shared" // another request's upstream call answered it
+	sourceShared = "shared" // served by another request's upstream call
 	sourceStale  = "stale"  // expired entry served because upstream failed
 	sourceNone   = "none"   // rejected before any lookup
 )
 
-// answer is a response to an API request. It is also the note a fetch-lock
-// holder leaves for waiters on other replicas when the result is not in
-// the cache, hence the JSON tags.
-type answer struct {
+// response is the status, body and Retry-After of an API response. It is
+// also the note a fetch-lock holder leaves for waiters on other replicas
+// when the result is not in the cache, hence the JSON tags.
+type response struct {
 	Status     int           `json:"status"`
 	Body       []byte        `json:"body"`
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	source     string
 }
 
-func (a answer) encode() []byte {
+func (a response) encode() []byte {
 	b, _ := json.Marshal(a)
 	return b
 }
 
-func decodeAnswer(note []byte) (answer, bool) {
-	var a answer
+func decodeResponse(note []byte) (response, bool) {
+	var a response
 	if json.Unmarshal(note, &a) != nil || a.Status < 100 || a.Status > 599 {
-		return answer{}, false
+		return response{}, false
 	}
 	return a, true
 }
 
 // write sends a with the headers every API response carries.
-func (a answer) write(w http.ResponseWriter) {
+func (a response) write(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(a.Body)))
@@ -64,16 +64,16 @@ type apiError struct {
 	retryAfter time.Duration
 }
 
-func (e *apiError) answer(source string) answer {
+func (e *apiError) response(source string) response {
 	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": e.code, "message": e.message}})
-	return answer{Status: e.status, Body: body, RetryAfter: e.retryAfter, source: source}
+	return response{Status: e.status, Body: body, RetryAfter: e.retryAfter, source: source}
 }
 
 func badRequest(format string, args ...any) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "BadRequestError", message: fmt.Sprintf(format, args...)}
 }
 
-// Errors the gateway answers by itself.
+// Errors the gateway responds with by itself.
 var (
 	errMissingToken = &apiError{status: http.StatusUnauthorized, code: "AuthenticationRequiredError",
 		message: "X-Apikey header is missing: send your vex gateway token, not a VirusTotal key"}
