@@ -128,6 +128,10 @@ type Gateway struct {
 	base    context.Context
 	cancel  context.CancelFunc
 	fetches sync.WaitGroup
+	// closeMu orders fetches.Add against Close's fetches.Wait, so that a
+	// request arriving during Close cannot start a fetch Close misses.
+	closeMu sync.Mutex
+	closed  bool
 }
 
 // New checks opts and returns a Gateway.
@@ -353,6 +357,9 @@ func (g *Gateway) serveHealth(w http.ResponseWriter, r *http.Request) {
 // Close stops upstream fetches still running after the server shut down,
 // waits for them, and closes the state stores.
 func (g *Gateway) Close() error {
+	g.closeMu.Lock()
+	g.closed = true
+	g.closeMu.Unlock()
 	g.cancel()
 	g.fetches.Wait()
 	var errs []error

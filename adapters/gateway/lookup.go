@@ -21,7 +21,14 @@ func (g *Gateway) resolve(ctx context.Context, res resource) response {
 		return a
 	}
 
+	g.closeMu.Lock()
+	if g.closed {
+		g.closeMu.Unlock()
+		return (&apiError{status: http.StatusServiceUnavailable, code: "TransientError",
+			message: "the gateway is shutting down; retry on another replica"}).response(sourceNone)
+	}
 	g.fetches.Add(1)
+	g.closeMu.Unlock()
 	a, shared, err := g.group.do(ctx, key.String(), func() response {
 		defer g.fetches.Done()
 		fctx, cancel := context.WithTimeout(g.base, g.opts.FetchTimeout)
