@@ -13,6 +13,7 @@ import (
 	"github.com/osquery/osquery-go/plugin/table"
 
 	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/report"
 )
 
 // Engine is the part of the enrichment engine the tables use. The real one
@@ -276,9 +277,9 @@ func triageRow(in lookupInput, r enrich.Result) map[string]string {
 		"verdict":        r.Verdict.String(),
 		"status":         string(r.Status),
 		"source":         string(src),
-		"error":          statusMessage(r),
+		"error":          report.SanitizeCell(statusMessage(r)),
 		"permalink":      r.Permalink,
-		"tags":           strings.Join(mergeTags(r.Summary.Tags, r.Local.Tags), ","),
+		"tags":           strings.Join(sanitizeCells(mergeTags(r.Summary.Tags, r.Local.Tags)), ","),
 	}
 	if r.Status == enrich.StatusOK {
 		row["malicious"] = strconv.Itoa(r.Stats.Malicious)
@@ -292,6 +293,16 @@ func triageRow(in lookupInput, r enrich.Result) map[string]string {
 		row["last_analysis_date"] = strconv.FormatInt(r.Summary.LastAnalysis.Unix(), 10)
 	}
 	return row
+}
+
+// sanitizeCells neutralises tags from VirusTotal, which may carry terminal
+// escapes, bidi overrides or spreadsheet formulas.
+func sanitizeCells(values []string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = report.SanitizeCell(v)
+	}
+	return out
 }
 
 // mergeTags joins VirusTotal and local tags, dropping duplicates and

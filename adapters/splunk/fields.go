@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/report"
 )
 
 // outputFields are the names, after the prefix, of the fields the command
@@ -49,11 +50,17 @@ func renderCells(r enrich.Result) *cells {
 	set(8, r.Normalized)
 	set(9, string(r.Status))
 	set(10, string(r.Source))
-	set(11, r.Error)
+	// Error, label and tags come from VirusTotal: neutralise terminal
+	// escapes, bidi overrides and spreadsheet formulas before Splunk shows
+	// or exports them.
+	set(11, report.SanitizeCell(r.Error))
 	set(12, r.Permalink)
-	set(13, r.Summary.ThreatLabel)
-	c.tags = r.Summary.Tags
-	c.plain[tagsColumn] = joinLines(r.Summary.Tags)
+	set(13, report.SanitizeCell(r.Summary.ThreatLabel))
+	c.tags = make([]string, len(r.Summary.Tags))
+	for i, tag := range r.Summary.Tags {
+		c.tags[i] = report.SanitizeCell(tag)
+	}
+	c.plain[tagsColumn] = joinLines(c.tags)
 	if !r.FetchedAt.IsZero() {
 		set(15, strconv.FormatInt(r.FetchedAt.Unix(), 10))
 	}

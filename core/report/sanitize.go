@@ -126,6 +126,11 @@ func escapeLen(s string) int {
 	return i
 }
 
+// SanitizeCell makes a string from an untrusted source safe for a field
+// that users export to spreadsheets, such as a Splunk field or an osquery
+// column: Sanitize, plus the formula guard of the csv format.
+func SanitizeCell(s string) string { return csvCell(s) }
+
 // csvCell sanitises a text cell and guards it against formula injection:
 // spreadsheets evaluate a cell that starts with = + - @ tab or CR, so such a
 // cell gets a leading apostrophe, which they display as text. Sanitize turns

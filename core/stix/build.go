@@ -7,12 +7,15 @@
 package stix
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/vex-ioc/vex/core/enrich"
 	"github.com/vex-ioc/vex/core/ioc"
@@ -101,15 +104,41 @@ func Build(results []enrich.Result, opt Options) (Bundle, error) {
 	return Bundle{Type: "bundle", ID: sdoID("bundle", ids...), Objects: b.objects}, nil
 }
 
-// Write encodes bundle as indented JSON followed by a newline.
+// Write encodes bundle as indented JSON followed by a newline. C1 controls
+// and invisible formatting characters (bidi overrides, zero-width
+// characters) from VirusTotal strings are written as \u escapes, so a
+// terminal or editor showing the file cannot act on them; the decoded
+// bundle is unchanged.
 func Write(w io.Writer, bundle Bundle) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(bundle); err != nil {
 		return fmt.Errorf("write stix bundle %s: %w", bundle.ID, err)
 	}
+	if _, err := w.Write(escapeInvisible(buf.Bytes())); err != nil {
+		return fmt.Errorf("write stix bundle %s: %w", bundle.ID, err)
+	}
 	return nil
+}
+
+// escapeInvisible rewrites encoded JSON so that DEL, C1 controls, Cf
+// characters and the line and paragraph separators become \u escapes.
+// Those characters can only occur inside JSON strings, so the rewrite is
+// safe on a whole document.
+func escapeInvisible(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) {
+			out = fmt.Appendf(out, "\\u%04x", r)
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }
 
 func (b *builder) add(o Object) Object {
