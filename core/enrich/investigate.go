@@ -66,7 +66,7 @@ func (v *VirusTotal) investigate(ctx context.Context, i ioc.IOC) (Record, error)
 		return Record{Status: RecordNotFound}, nil
 	}
 	if err != nil {
-		return Record{}, classify(err)
+		return Record{}, v.classify(ctx, err)
 	}
 
 	inv := investigation{Version: 1, Object: envelope(obj.Raw), Sections: map[string]rawSection{}}
@@ -88,7 +88,7 @@ func (v *VirusTotal) investigate(ctx context.Context, i ioc.IOC) (Record, error)
 		case ctx.Err() != nil:
 			return Record{}, ctx.Err()
 		default:
-			err = classify(err)
+			err = v.classify(ctx, err)
 			if errors.Is(err, ErrUnauthorized) {
 				return Record{}, err
 			}

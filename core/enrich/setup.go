@@ -82,7 +82,7 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	}
 
 	e := New(Options{
-		Enrichers:        []Enricher{&VirusTotal{Client: client, Thresholds: cfg.Verdict}},
+		Enrichers:        []Enricher{&VirusTotal{Client: client, Thresholds: cfg.Verdict, Quota: quota}},
 		Cache:            store,
 		KB:               opt.KB,
 		Thresholds:       cfg.Verdict,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/vex-ioc/vex/core/ioc"
 	"github.com/vex-ioc/vex/core/ratelimit"
@@ -17,6 +18,12 @@ type VirusTotal struct {
 	Client *vt.Client
 	// Thresholds set the verdicts of related objects in investigations.
 	Thresholds verdict.Thresholds
+	// Quota is told when VirusTotal reports the daily quota spent, so every
+	// process sharing the ledger stops asking until the UTC day ends. Nil
+	// means no shared quota.
+	Quota interface {
+		MarkExhausted(ctx context.Context) error
+	}
 	// Investigate sets the relationship lists fetched by investigate.
 	Relationships RelationshipLimits
 }
@@ -44,9 +51,26 @@ func (v *VirusTotal) Fetch(ctx context.Context, i ioc.IOC, mode Mode) (Record, e
 		return Record{Status: RecordNotFound}, nil
 	}
 	if err != nil {
-		return Record{}, classify(err)
+		return Record{}, v.classify(ctx, err)
 	}
 	return Record{Status: RecordOK, Data: envelope(obj.Raw)}, nil
+}
+
+// dailyQuotaRetryAfter separates the two 429s VirusTotal sends: the
+// per-minute rate asks for a retry within a minute, while a spent daily
+// quota asks for hours, until the UTC day ends.
+const dailyQuotaRetryAfter = time.Minute
+
+// classify wraps err like classify does and, when VirusTotal reports the
+// daily quota spent, records that in the shared quota.
+func (v *VirusTotal) classify(ctx context.Context, err error) error {
+	var vtErr *vt.Error
+	if v.Quota != nil && errors.Is(err, vt.ErrQuotaExceeded) && errors.As(err, &vtErr) && vtErr.RetryAfter > dailyQuotaRetryAfter {
+		if merr := v.Quota.MarkExhausted(ctx); merr != nil {
+			err = fmt.Errorf("%w (recording the spent quota also failed: %v)", err, merr)
+		}
+	}
+	return classify(err)
 }
 
 // classify wraps source errors that stop a batch in the engine's sentinels.
