@@ -292,3 +292,36 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestUpstreamQuotaSpent lets VirusTotal report the key's daily quota as
+// spent: the client gets a 429 with Retry-After, and the gateway stops
+// sending requests instead of spending more 429s.
+func TestUpstreamQuotaSpent(t *testing.T) {
+	fake := vttest.New(vttest.Options{Synthesize: true, APIKey: vtKey, DailyQuota: 1})
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	r := startReplica(t, replicaConfig{fake: fake, perMinute: 100})
+	hc := newHTTPClient()
+	paths := iocPaths(3)
+
+	if status, body, _ := get(t, hc, r.url(), paths[0], tokenBob); status != http.StatusOK {
+		t.Fatalf("first lookup: status %d: %s", status, body)
+	}
+	for _, p := range paths[1:] {
+		status, body, h := get(t, hc, r.url(), p, tokenBob)
+		if status != http.StatusTooManyRequests || !strings.Contains(string(body), `"code":"QuotaExceededError"`) {
+			t.Errorf("GET %s after the quota ran out: status %d body %s, want 429 QuotaExceededError", p, status, body)
+		}
+		if h.Get("Retry-After") == "" {
+			t.Errorf("GET %s: 429 without Retry-After", p)
+		}
+	}
+	if n := len(fake.Requests()); n != 2 {
+		t.Errorf("upstream requests = %d, want 2: the third lookup must not go upstream once VirusTotal reported the quota spent", n)
+	}
+	if status, _, h := get(t, hc, r.url(), paths[0], tokenBob); status != http.StatusOK || h.Get("X-Vex-Cache") != "hit" {
+		t.Errorf("cached IOC after the quota ran out: status %d cache %q, want a 200 hit", status, h.Get("X-Vex-Cache"))
+	}
+}
