@@ -22,6 +22,7 @@ const (
 	ExitMalicious  = 2  // worst result MALICIOUS
 	ExitIncomplete = 3  // some IOCs not enriched and nothing SUSPICIOUS or worse
 	ExitUsage      = 64 // bad flags or arguments (sysexits EX_USAGE)
+	ExitIOError    = 74 // output, export or knowledge base could not be written (sysexits EX_IOERR)
 	ExitConfig     = 78 // no API key, bad config, rejected key (sysexits EX_CONFIG)
 )
 
@@ -110,7 +111,9 @@ func Run(ctx context.Context, args []string, streams IO, env Env) int {
 
 func (a *app) report(err error) int {
 	var ee *ExitError
-	code := 1
+	// Any other failure gets its own code: 1 and 2 mean findings, so a
+	// failed write must not look like a SUSPICIOUS result to a script.
+	code := ExitIOError
 	if errors.As(err, &ee) {
 		code = ee.Code
 	} else if isFlagError(err) {
@@ -155,6 +158,7 @@ Exit codes of triage and investigate:
   2   worst result MALICIOUS
   3   some IOCs could not be enriched and nothing is SUSPICIOUS or worse
   64  usage error
+  74  an input file could not be read, or output or an export could not be written
   78  configuration error (no API key, bad config, key rejected)
 
 Environment:

@@ -220,7 +220,7 @@ func TestExtractErrors(t *testing.T) {
 		{"bad format", []string{"extract", "-o", "xml"}, ExitUsage, `invalid output format "xml"`},
 		{"bad type", []string{"extract", "--type", "sha512"}, ExitUsage, `invalid --type "sha512"`},
 		{"unknown flag", []string{"extract", "--nope"}, ExitUsage, "unknown flag"},
-		{"missing file", []string{"extract", filepath.Join(t.TempDir(), "missing.txt")}, 1, "open input"},
+		{"missing file", []string{"extract", filepath.Join(t.TempDir(), "missing.txt")}, ExitIOError, "open input"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -593,8 +593,8 @@ func TestSTIXWriteFailureKeepsOldFile(t *testing.T) {
 	e := newInvEnv(t)
 	missing := filepath.Join(t.TempDir(), "no-such-folder", "case.stix.json")
 	r := e.run(t, "triage", "8.8.8.8", "--stix", missing)
-	if r.code != 1 || !strings.Contains(r.stderr, "write STIX bundle to "+missing) {
-		t.Errorf("exit %d stderr %q, want 1 and the failed path", r.code, r.stderr)
+	if r.code != ExitIOError || !strings.Contains(r.stderr, "write STIX bundle to "+missing) {
+		t.Errorf("exit %d stderr %q, want %d and the failed path", r.code, r.stderr, ExitIOError)
 	}
 
 	// A failed rewrite leaves the previous bundle whole: the new one goes
