@@ -74,7 +74,7 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) 
 	case <-ctx.Done():
 	}
 
-	log.Info("shutting down; finishing requests in flight", "timeout", opts.ShutdownTimeout)
+	log.Info("shutting down; finishing requests in flight", "timeout", opts.ShutdownTimeout.String())
 	g.draining.Store(true)
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
