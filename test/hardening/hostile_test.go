@@ -10,7 +10,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/vex-ioc/vex/core/enrich"
 	"github.com/vex-ioc/vex/core/stix"
 	"github.com/vex-ioc/vex/core/vt/vttest"
 )
@@ -302,5 +301,4 @@ func TestHostileStringsOsquery(t *testing.T) {
 			checkNoFormula(t, "osquery "+col, [][]string{{v}})
 		}
 	}
-	_ = enrich.StatusOK
 }
