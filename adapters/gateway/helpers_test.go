@@ -308,3 +308,10 @@ func tempDir(t *testing.T) string {
 }
 
 func secretKey() secret.String { return secret.New(vtKey) }
+
+// TestMain keeps go-redis's reconnect messages, expected while a test has
+// Redis stopped, out of the test output.
+func TestMain(m *testing.M) {
+	redisstate.RouteLogs(slog.New(slog.DiscardHandler))
+	m.Run()
+}
