@@ -1,0 +1,156 @@
+package hardening
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/vt/vttest"
+)
+
+// Memory bounds of `vex triage --offline` over a long IOC file, as peak
+// resident set of the vex process. A batch keeps a window of in-flight
+// inputs and the last 8192 results, so memory does not grow with the
+// number of lines; it keeps one key per distinct IOC for de-duplication,
+// about 175 bytes each (1,000,000 distinct IOCs peaked at 232 MiB, measured
+// by hand on the 2-core CI machine).
+var memoryCases = []struct {
+	name     string
+	lines    int
+	distinct int
+	maxRSS   int64
+}{
+	{"million_lines", 1_000_000, 4096, 96 << 20},
+	{"200k_distinct", 200_000, 200_000, 128 << 20},
+}
+
+// TestLongFileBoundedMemory streams long IOC files through the vex binary
+// and measures the child's peak RSS with getrusage.
+func TestLongFileBoundedMemory(t *testing.T) {
+	for _, mc := range memoryCases {
+		t.Run(mc.name, func(t *testing.T) {
+			t.Parallel()
+			checkStreamingMemory(t, mc.lines, mc.distinct, mc.maxRSS)
+		})
+	}
+}
+
+func checkStreamingMemory(t *testing.T, lines, distinct int, maxRSS int64) {
+	fake := startFake(t, vttest.Options{})
+	h := newHome(t, fake.URL(), apiConfig{})
+	list := filepath.Join(h.dir, "iocs.txt")
+	f, err := os.Create(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for i := range lines {
+		fmt.Fprintf(w, "h%07d.example.com\n", i%distinct)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary(t, "vex"), "triage", "--offline", "-o", "csv", "-f", list)
+	cmd.Env = h.processEnv()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		got++
+	}
+	err = cmd.Wait()
+	elapsed := time.Since(start)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Errorf("vex exited with %v, want exit code 3 (nothing cached); stderr:\n%.2000s", err, errOut.String())
+	}
+	// The CSV output has a header line.
+	if got != lines+1 {
+		t.Errorf("%d output lines, want %d", got, lines+1)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	t.Logf("%d lines, %d distinct: %s, peak RSS %d MiB", lines, distinct, elapsed.Round(time.Second), peak>>20)
+	if peak > maxRSS {
+		t.Errorf("peak RSS %d MiB, want at most %d MiB", peak>>20, maxRSS>>20)
+	}
+	if n := fake.Count(""); n != 0 {
+		t.Errorf("--offline sent %d requests, want 0", n)
+	}
+}
+
+// TestLongLineRejected puts a 10 MB line second in an IOC file.
+func TestLongLineRejected(t *testing.T) {
+	fake := startFake(t, vttest.Options{})
+	h := newHome(t, fake.URL(), apiConfig{})
+	list := filepath.Join(h.dir, "long.txt")
+	text := "example.com\n" + strings.Repeat("a", 10<<20) + "\n8.8.8.8\n"
+	if err := os.WriteFile(list, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := h.run(t, "", nil, "triage", "-o", "ndjson", "-f", list)
+	if res.code != 64 {
+		t.Errorf("exit code %d, want 64", res.code)
+	}
+	if !strings.Contains(res.stderr, "line 2") {
+		t.Errorf("stderr does not name line 2:\n%.500s", res.stderr)
+	}
+	if len(res.stderr) > 4096 {
+		t.Errorf("stderr is %d bytes; it must not echo the line", len(res.stderr))
+	}
+	// The line before the long one is still answered.
+	if results := parseNDJSON(t, res.stdout); len(results) != 1 || results[0].Input != "example.com" {
+		t.Errorf("results %+v, want example.com only", results)
+	}
+}
+
+// TestHugeBodyRejected serves a 40 MiB success body, beyond the client's
+// 32 MiB limit, and checks the CLI fails that IOC without caching it.
+func TestHugeBodyRejected(t *testing.T) {
+	fake := startFake(t, vttest.Options{})
+	body := append([]byte(`{"data":{"type":"domain","id":"huge.example.com","attributes":{"tags":["`), bytes.Repeat([]byte("x"), 40<<20)...)
+	body = append(body, `"]}}}`...)
+	fake.Inject(vttest.Fault{Match: "/domains/huge.example.com", Kind: vttest.Status, Status: http.StatusOK, Body: body})
+	h := newHome(t, fake.URL(), apiConfig{})
+
+	res := h.run(t, "", nil, "triage", "-o", "ndjson", "huge.example.com", "example.com")
+	results := parseNDJSON(t, res.stdout)
+	if len(results) != 2 {
+		t.Fatalf("%d results, want 2; stderr:\n%s", len(results), res.stderr)
+	}
+	if r := results[0]; r.Status != enrich.StatusFailed || !strings.Contains(r.Error, "too large") {
+		t.Errorf("huge body: status %q, error %q; want failed, too large", r.Status, r.Error)
+	}
+	if results[1].Status != enrich.StatusOK {
+		t.Errorf("example.com: status %q, want ok", results[1].Status)
+	}
+	if want := expectedExit(results); res.code != want {
+		t.Errorf("exit code %d, want %d", res.code, want)
+	}
+	if n := fake.Count("/domains/huge.example.com"); n != 1 {
+		t.Errorf("%d requests for the huge body, want 1: a body over the limit is not retried", n)
+	}
+	checkCache(t, h, results)
+}
+
