@@ -286,7 +286,9 @@ func statusText(r enrich.Result) string {
 	default:
 		text = string(r.Status)
 	}
-	if r.Error != "" && r.Status != enrich.StatusOK {
+	// Only these statuses have an error that adds to the text above; the
+	// others would repeat it ("quota exhausted: quota exhausted").
+	if r.Error != "" && (r.Status == enrich.StatusInvalid || r.Status == enrich.StatusFailed) {
 		text += ": " + r.Error
 	}
 	if hasFlag(r, ioc.FlagEmptyFile) {
