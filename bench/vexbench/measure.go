@@ -53,7 +53,13 @@ func runProc(ctx context.Context, p procSpec) (procResult, error) {
 	err := cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
-		return procResult{}, fmt.Errorf("run %s %s: %w; stderr ends: %s", p.Path, strings.Join(p.Args, " "), err, stderr.String())
+		// A process that ran and exited non-zero still has its figures,
+		// which callers that accept some exit codes use.
+		var res procResult
+		if cmd.ProcessState != nil {
+			res = usage(cmd.ProcessState, wall)
+		}
+		return res, fmt.Errorf("run %s %s: %w; stderr ends: %s", p.Path, strings.Join(p.Args, " "), err, stderr.String())
 	}
 	return usage(cmd.ProcessState, wall), nil
 }
