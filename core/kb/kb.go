@@ -138,6 +138,17 @@ func prepareFile(path string) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return "", fmt.Errorf("create knowledge base folder %s: %w", filepath.Dir(path), writeErr(err))
 		}
+		// Notes name cases and victims, so only the owner may read them.
+		// SQLite gives its WAL and shared-memory files the database
+		// file's mode, so creating the file first covers all three. A
+		// process that wins the race to create it is just as good.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("create knowledge base %s: %w", path, writeErr(err))
+		}
+		if f != nil {
+			f.Close()
+		}
 		return "rwc", nil
 	}
 	if err != nil {

@@ -71,6 +71,14 @@ func Open(ctx context.Context, path string, l Limits, opts Options) (*Ledger, er
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("%w: create directory for ledger %s: %w", ErrLedger, path, err)
 	}
+	// The ledger is the owner's business only. SQLite gives its WAL and
+	// shared-memory files the database file's mode, so creating the file
+	// first with 0600 covers all three; an existing file keeps its mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%w: open ledger %s: check that the file and its directory are writable: %w", ErrLedger, path, err)
+	}
+	f.Close()
 	db, err := sql.Open("sqlite3", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("%w: open ledger %s: %w", ErrLedger, path, err)
