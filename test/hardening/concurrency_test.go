@@ -23,8 +23,8 @@ import (
 )
 
 // Limits of the shared-data-directory run. The per-minute phase sends
-// more distinct IOCs than perMinute within one minute, so the limiter must
-// hold every process back; the daily phase then goes past perDay.
+// more distinct IOCs than sharedPerMinute within one minute, so the limiter
+// must hold every process back. The daily phase then goes past sharedPerDay.
 const (
 	sharedPerMinute = 12
 	sharedPerDay    = 20
@@ -129,6 +129,7 @@ func TestSharedDataDir(t *testing.T) {
 		}
 	}
 	s.checkState()
+	checkOnlyGET(t, fake)
 }
 
 // loopCLI runs short vex triage processes until ctx ends. Each looks up
@@ -205,9 +206,9 @@ func (s *sharedRun) loopOsquery(ctx context.Context, ext *osqueryExt) {
 	s.record(ext.stderr.String(), nil)
 }
 
-// loopSplunk runs the Splunk command over short searches until ctx ends;
-// a search still waiting when ctx ends is stopped with SIGTERM, as
-// splunkd stops a cancelled search.
+// loopSplunk runs the Splunk command over short searches until ctx ends.
+// A search still waiting then is stopped with SIGTERM, as splunkd stops a
+// cancelled search.
 func (s *sharedRun) loopSplunk(ctx context.Context, w *splunkWorld) {
 	for ctx.Err() == nil {
 		body := "_serial,ioc\n"

@@ -76,10 +76,10 @@ func faultMatch(input string) string {
 const (
 	faultMaxRetries = 1
 	faultTimeout    = 700 * time.Millisecond
-	// retryWindow is the most time between the first and the last attempt
-	// for one IOC: the longest wait before the one retry (a Retry-After of
-	// 1 s plus 10% jitter, or a backoff of at most 1 s), one attempt timing
-	// out, and 1 s of slack for a loaded machine.
+	// retryWindow is the max time between the first and the last attempt
+	// for one IOC. It adds the longest wait before the one retry (a
+	// Retry-After of 1 s plus 10% jitter, or a backoff of at most 1 s), one
+	// attempt timing out, and 1 s of slack for a loaded machine.
 	retryWindow = 1100*time.Millisecond + faultTimeout + time.Second
 	// faultRunBound only catches a hung run: a 500-IOC batch under the race
 	// detector on a busy 2-core machine takes up to about 50 s.
@@ -87,15 +87,15 @@ const (
 	// transportReplays bounds the requests of one client attempt when the
 	// server resets connections. net/http's Transport resends a GET by
 	// itself when a reused keep-alive connection closes before the first
-	// response byte, and goes on while it finds idle connections: at most
-	// 2 per host are kept, but the 4 batch workers keep returning more.
+	// response byte. It goes on while it finds idle connections, and the 4
+	// batch workers keep returning more, although at most 2 per host stay idle.
 	transportReplays = 2 + 4
 )
 
 // TestFaultMatrix injects every fault at the first, a middle and the last
 // IOC of a triage run, an investigate run and a 500-IOC triage batch, and
-// checks that every IOC is accounted for, that nothing but a complete answer
-// is cached as one, that retries stay bounded and that the exit code
+// checks that every IOC is accounted for, that nothing but a complete
+// response is cached as one, that retries stay bounded and that the exit code
 // follows the documented rule.
 func TestFaultMatrix(t *testing.T) {
 	batch := make([]string, 500)
@@ -204,6 +204,7 @@ func checkFaultRun(t *testing.T, mode string, inputs []string, fc faultCase, fau
 	}
 
 	checkCache(t, h, results)
+	checkOnlyGET(t, fake)
 
 	// With the fault gone, a failed IOC is looked up again, because
 	// nothing of it was cached; a not-found one comes from the cache.
@@ -227,8 +228,8 @@ func checkFaultRun(t *testing.T, mode string, inputs []string, fc faultCase, fau
 }
 
 // checkCache opens the run's cache file and checks each result against it:
-// a complete answer is cached as ok with JSON that decodes to the IOC, a
-// not-found answer as not_found, and nothing else is cached at all.
+// a complete response is cached as ok with JSON that decodes to the IOC, a
+// not-found response as not_found, and nothing else is cached at all.
 func checkCache(t *testing.T, h *home, results []enrich.Result) {
 	t.Helper()
 	ctx := context.Background()
@@ -315,6 +316,7 @@ func checkRetries(t *testing.T, fake *vttest.Server, fc faultCase, faultedIOCs i
 	if len(byPath) != faultedIOCs {
 		t.Errorf("faults hit %d paths, want %d", len(byPath), faultedIOCs)
 	}
+
 	for path, times := range byPath {
 		switch {
 		case fc.fault.Kind == vttest.Reset:
@@ -328,6 +330,17 @@ func checkRetries(t *testing.T, fake *vttest.Server, fc faultCase, faultedIOCs i
 		}
 		if span := times[len(times)-1].Sub(times[0]); span > retryWindow {
 			t.Errorf("%s: retries took %s, want at most %s", path, span, retryWindow)
+		}
+	}
+}
+
+// checkOnlyGET checks that vex sent VirusTotal nothing but GET requests:
+// it never submits a URL or a file.
+func checkOnlyGET(t *testing.T, fake *vttest.Server) {
+	t.Helper()
+	for _, rq := range fake.Requests() {
+		if rq.Method != http.MethodGet {
+			t.Errorf("vex sent %s %s; it may only GET", rq.Method, rq.Path)
 		}
 	}
 }

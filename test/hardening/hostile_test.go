@@ -14,7 +14,7 @@ import (
 	"github.com/vex-ioc/vex/core/vt/vttest"
 )
 
-// Hostile values a compromised or spoofed VirusTotal answer could carry.
+// Hostile values a compromised or spoofed VirusTotal response could carry.
 const (
 	// hostileEscapes sets the window title, draws a fake hyperlink,
 	// clears the screen and turns the text red.
@@ -71,8 +71,8 @@ func hostileErrorBody() []byte {
 	return vttest.ErrorBody("BadRequestError"+hostileEscapes, hostileFormula+hostileRTL+hostileLong[:5000])
 }
 
-// startHostileFake serves the hostile file and answers hostile-error.com
-// with a hostile error body.
+// startHostileFake serves the hostile file, and a hostile error body for
+// hostile-error.com.
 func startHostileFake(t *testing.T) *vttest.Server {
 	t.Helper()
 	fake := startFake(t, vttest.Options{FixturesDir: hostileFixtures(t), Synthesize: true})

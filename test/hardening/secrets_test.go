@@ -19,14 +19,14 @@ import (
 	"github.com/vex-ioc/vex/core/vt/vttest"
 )
 
-// echoDomain is answered with a success body that quotes the API key, as a
-// hostile or buggy server might; echoErrDomain with an error that quotes it.
+// echoDomain gets a success body that quotes the API key, as a hostile or
+// buggy server might send, and echoErrDomain an error that quotes it.
 const (
 	echoDomain    = "echo.example.com"
 	echoErrDomain = "echo-error.example.com"
 )
 
-// startEchoFake serves synthesised objects, plus two answers that quote
+// startEchoFake serves synthesised objects, plus two responses that quote
 // the API key back.
 func startEchoFake(t *testing.T) *vttest.Server {
 	t.Helper()
@@ -105,6 +105,8 @@ func TestKeyNeverInOutputOrFiles(t *testing.T) {
 			t.Errorf("%s was not written, so searching it proves nothing: %v", name, err)
 		}
 	}
+
+	checkOnlyGET(t, fake)
 
 	// Nor does a STIX bundle of the results.
 	results := parseNDJSON(t, h.run(t, "", nil, append([]string{"investigate", "-o", "ndjson"}, iocs...)...).stdout)
@@ -248,8 +250,9 @@ func TestChildProcessesCarryNoKey(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The key is in memory once the first execute chunk is answered; the
-	// process then waits for the next chunk, and /proc is read meanwhile.
+	// The key is in memory once the reply to the first execute chunk is
+	// out. The process then waits for the next chunk, and /proc is read
+	// meanwhile.
 	if _, err := stdin.Write([]byte(getinfoChunk(t, w.splunkd.URL(), "field=ioc") + executeChunk(false, "_serial,ioc\n0,example.com\n"))); err != nil {
 		t.Fatal(err)
 	}

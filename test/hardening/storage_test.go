@@ -96,7 +96,7 @@ func checkTagKept(t *testing.T, h *home) {
 }
 
 // TestReadOnlyDataDir makes the data directory and its files read-only.
-// As root, which ignores file modes, vex runs as the user nobody instead.
+// As root, which ignores file modes, vex runs as uid 65534 (nobody) instead.
 func TestReadOnlyDataDir(t *testing.T) {
 	_, h := warmHome(t)
 	var wrap func(*exec.Cmd)
@@ -133,8 +133,8 @@ func makeReadOnly(t *testing.T, h *home, wrap *func(*exec.Cmd)) func() {
 	mode := os.FileMode(0o444)
 	dirMode := os.FileMode(0o555)
 	if os.Geteuid() == 0 {
-		// nobody must read the config and traverse the directories, but
-		// may write nothing: root owns them all.
+		// uid 65534 must read the config and traverse the directories.
+		// It may write nothing, because root owns them all.
 		mode, dirMode = 0o644, 0o755
 		for _, d := range []string{filepath.Dir(h.dir), h.dir} {
 			if err := os.Chmod(d, 0o755); err != nil {
