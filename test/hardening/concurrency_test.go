@@ -163,7 +163,9 @@ func (s *sharedRun) loopCLI(ctx context.Context, name string) {
 			}
 		}
 		results := parseNDJSON(s.t, out.String())
-		if len(results) != len(args)-4 {
+		// An interrupted batch stops reading its inputs, so only a run
+		// that was not interrupted must answer every IOC.
+		if ctx.Err() == nil && len(results) != len(args)-4 || len(results) > len(args)-4 {
 			s.t.Errorf("%s: %d results for %d IOCs (exit %v); stderr:\n%s", name, len(results), len(args)-4, err, errOut.String())
 		}
 		s.record(out.String()+errOut.String(), results)
