@@ -106,8 +106,8 @@ func Build(results []enrich.Result, opt Options) (Bundle, error) {
 
 // Write encodes bundle as indented JSON followed by a newline. C1 controls
 // and invisible formatting characters (bidi overrides, zero-width
-// characters) from VirusTotal strings are written as \u escapes, so a
-// terminal or editor showing the file cannot act on them; the decoded
+// characters) from VirusTotal strings are written as \u escapes. A terminal
+// or editor showing the file then cannot act on them, and the decoded
 // bundle is unchanged.
 func Write(w io.Writer, bundle Bundle) error {
 	var buf bytes.Buffer
