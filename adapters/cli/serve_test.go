@@ -78,7 +78,10 @@ token = %q
 	stderr := &lockedBuffer{}
 	codec := make(chan int, 1)
 	go func() {
-		code := Run(ctx, []string{"-c", cfg, "serve", "--shutdown-timeout", "5s"}, IO{In: strings.NewReader(""), Out: outW, Err: stderr}, Env{})
+		// net/http's Shutdown treats a connection that never sent a
+		// request as busy for its first 5 s, and the CLI's HTTP client may
+		// leave such a spare connection behind, so 5 s could time out.
+		code := Run(ctx, []string{"-c", cfg, "serve", "--shutdown-timeout", "15s"}, IO{In: strings.NewReader(""), Out: outW, Err: stderr}, Env{})
 		outW.Close()
 		codec <- code
 	}()

@@ -43,6 +43,7 @@ const (
 	backoffBase   = 1 * time.Second
 	backoffMax    = 30 * time.Second
 	maxRetryAfter = 60 * time.Second
+	rateLimitStep = 20 * time.Second
 )
 
 // Limiter paces requests. Wait blocks until one request may be sent or
@@ -269,6 +270,9 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values) ([]byte
 		}
 
 		delay := backoff(attempt, retryAfter)
+		if retryAfter == 0 && errors.Is(err, ErrQuotaExceeded) {
+			delay = rateLimitBackoff(attempt)
+		}
 		c.log.DebugContext(ctx, "virustotal retry", "path", path, "attempt", attempt+1,
 			"delay", delay, "error", err.Error())
 		if serr := c.sleep(ctx, delay); serr != nil {
@@ -431,6 +435,16 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // Retry-After plus up to 10% jitter when given, else exponential backoff
 // from 1s, capped at 30s, with the upper half jittered so that clients
 // failing together do not retry together.
+// rateLimitBackoff is the wait after a 429 without Retry-After. VirusTotal
+// counts requests per minute, so a retry within a few seconds would meet the
+// same full window; the waits of 15-20 s, 30-40 s and 45-60 s span the next
+// minute, which a per-minute limit must have freed by then. A 429 that
+// outlasts them is the daily quota.
+func rateLimitBackoff(attempt int) time.Duration {
+	d := min(rateLimitStep*time.Duration(attempt+1), maxRetryAfter)
+	return d*3/4 + rand.N(d/4+1)
+}
+
 func backoff(attempt int, retryAfter time.Duration) time.Duration {
 	if retryAfter > 0 {
 		return retryAfter + rand.N(retryAfter/10+1)

@@ -512,3 +512,37 @@ func TestClientOverTLS(t *testing.T) {
 		t.Errorf("certificate failure retried %d times", len(rec.delays))
 	}
 }
+
+// A 429 without Retry-After is the per-minute limit until proven
+// otherwise: the retries must reach past the next minute, not give up
+// within seconds and report the daily quota spent.
+func TestRetry429WithoutRetryAfterSpansAMinute(t *testing.T) {
+	srv := vttest.New(vttest.Options{Synthesize: true})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	srv.Inject(vttest.Fault{Kind: vttest.Status, Status: 429, Times: 2})
+
+	var mu sync.Mutex
+	var delays []time.Duration
+	c, err := vt.New(vt.Config{BaseURL: srv.URL(), APIKey: secret.New("k"), Sleep: func(_ context.Context, d time.Duration) error {
+		mu.Lock()
+		delays = append(delays, d)
+		mu.Unlock()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetObject(context.Background(), ioc.Domain, "example.com"); err != nil {
+		t.Fatalf("GetObject after two 429s: %v", err)
+	}
+	var total time.Duration
+	for _, d := range delays {
+		total += d
+	}
+	if len(delays) != 2 || total < 45*time.Second {
+		t.Errorf("delays %v (total %v), want two waits adding up to at least 45s", delays, total)
+	}
+}
