@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -36,17 +37,59 @@ type Collection struct {
 // DecodeObject decodes a response of the form {"data":{...}}. Any other
 // shape, or data that is not a JSON object, is an error matching ErrDecode.
 func DecodeObject(body []byte) (*Object, error) {
-	var env struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &env); err != nil {
+	raw, m, err := decodeData(body)
+	if err != nil {
 		return nil, fmt.Errorf("%w: decode object: %v", ErrDecode, err)
 	}
-	o, ok := decodeObjectValue(env.Data)
-	if !ok {
+	if m == nil {
 		return nil, fmt.Errorf("%w: decode object: \"data\" is missing or not an object", ErrDecode)
 	}
-	return o, nil
+	return objectFromMap(m, raw), nil
+}
+
+// decodeData reads body, which must be one JSON object, in a single pass:
+// it returns the raw bytes of the top-level "data" member and, when that is
+// an object, its decoded value (numbers as json.Number). A later "data" key
+// wins, as with json.Unmarshal. Decoding the envelope and then the member
+// separately would scan the whole object four times, which dominated the
+// cost of a cached lookup.
+func decodeData(body []byte) (raw []byte, m map[string]any, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil {
+		return nil, nil, err
+	} else if t != json.Delim('{') {
+		return nil, nil, fmt.Errorf("response is %v, not a JSON object", t)
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		if key, _ := t.(string); key != "data" {
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		start := dec.InputOffset()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		// The offset before the value sits on the key's closing quote,
+		// so the colon and blanks are trimmed off the front.
+		raw = bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:")
+		m, _ = v.(map[string]any)
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("data after the top-level object")
+	}
+	return raw, m, nil
 }
 
 // decodeCollection decodes {"data":[...]} and also accepts a single object
@@ -98,6 +141,11 @@ func decodeObjectValue(raw json.RawMessage) (*Object, bool) {
 	if !ok {
 		return nil, false
 	}
+	return objectFromMap(m, raw), true
+}
+
+// objectFromMap builds an Object from its decoded map and raw JSON.
+func objectFromMap(m map[string]any, raw []byte) *Object {
 	o := &Object{Raw: append(json.RawMessage(nil), bytes.TrimSpace(raw)...)}
 	o.Type, _ = m["type"].(string)
 	o.ID, _ = m["id"].(string)
@@ -114,7 +162,7 @@ func decodeObjectValue(raw json.RawMessage) (*Object, bool) {
 			}
 		}
 	}
-	return o, true
+	return o
 }
 
 // decodeAny decodes raw with numbers kept as json.Number, so large integers
