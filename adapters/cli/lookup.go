@@ -41,13 +41,17 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	var writeErr error
 	emit := func(res enrich.Result) {
 		r.totals.Add(res)
-		progress.Add(res)
 		if keepAll {
 			r.results = append(r.results, res)
 		}
+		// stdout and stderr often share the terminal: the bar leaves its
+		// line while the result is written, and is drawn again below it.
+		progress.Pause()
+		progress.Add(res)
 		if writeErr == nil {
 			writeErr = r.writer.Write(res)
 		}
+		progress.Resume()
 	}
 	// Stream stops reading inputs when ctx ends. Pulling them here lets the
 	// run report the unread ones as cancelled afterwards, so every argument

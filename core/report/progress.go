@@ -12,7 +12,9 @@ import (
 )
 
 // Progress draws a one-line progress bar with counts and an ETA, redrawn in
-// place with a carriage return. It is meant for stderr on a terminal. A
+// place with a carriage return. It is meant for stderr on a terminal. When
+// stdout is the same terminal, the caller wraps every result it writes in
+// Pause and Resume, so the result does not land on the bar's line. A
 // disabled Progress writes nothing at all, and every method is safe for
 // concurrent use and on a nil *Progress.
 type Progress struct {
@@ -26,8 +28,12 @@ type Progress struct {
 	eta        func(remaining int) time.Duration
 	start      time.Time
 	lastDraw   time.Time
-	finished   bool
-	now        func() time.Time
+	// visible is true while the bar is on the terminal line, so Pause and
+	// Done know whether there is a line to erase.
+	visible  bool
+	paused   bool
+	finished bool
+	now      func() time.Time
 }
 
 // progressInterval limits redraws, so a batch served from the cache does not
@@ -40,14 +46,15 @@ const progressBarWidth = 24
 
 // NewProgress returns a progress bar over total results that writes to w
 // only when enabled. A total of 0 or less means unknown, and the line then
-// shows only the count so far. eta returns the time the remaining lookups need, for
-// example from the rate limit. When eta is nil, the bar extrapolates from
-// the pace so far.
+// shows only the count so far. eta returns the time the remaining lookups
+// need, for example from the rate limit. When eta is nil or returns 0, the
+// bar extrapolates from the pace so far.
 func NewProgress(w io.Writer, total int, enabled bool, eta func(remaining int) time.Duration) *Progress {
 	return &Progress{w: w, total: total, enabled: enabled && w != nil, eta: eta, now: time.Now, start: time.Now()}
 }
 
-// Add counts one finished result and redraws the bar, at most every 100 ms.
+// Add counts one finished result and, unless the bar is paused, redraws it
+// at most every 100 ms.
 func (p *Progress) Add(r enrich.Result) {
 	if p == nil {
 		return
@@ -62,6 +69,55 @@ func (p *Progress) Add(r enrich.Result) {
 	case verdict.Suspicious:
 		p.suspicious++
 	}
+	if p.paused {
+		return
+	}
+	p.redraw()
+}
+
+// Pause erases the bar from its line and keeps it off the screen until
+// Resume, so the caller can write a result to the same terminal. Add still
+// counts while the bar is paused.
+func (p *Progress) Pause() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = true
+	p.erase()
+}
+
+// Resume ends a Pause and draws the bar again below what was written
+// meanwhile. Within 100 ms of the last draw it leaves the line empty, and
+// the next Add or Resume after that draws it, so a fast batch does not
+// spend its time redrawing.
+func (p *Progress) Resume() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.paused = false
+	p.redraw()
+}
+
+// Done erases the bar, so the results and later stderr output are all that
+// stays on the screen. Calls after the first do nothing, and Add, Pause and
+// Resume draw nothing after it.
+func (p *Progress) Done() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.erase()
+	p.finished = true
+}
+
+// redraw draws the bar while p.mu is held, at most every progressInterval
+// unless the last result is in.
+func (p *Progress) redraw() {
 	if !p.enabled || p.finished {
 		return
 	}
@@ -73,20 +129,14 @@ func (p *Progress) Add(r enrich.Result) {
 	p.draw(now)
 }
 
-// Done draws the final state and ends the line, so later stderr output
-// starts on a fresh line. Calls after the first do nothing.
-func (p *Progress) Done() {
-	if p == nil {
+// erase clears the line the bar is on while p.mu is held. The cursor ends
+// at the start of the empty line, where the next output begins.
+func (p *Progress) erase() {
+	if !p.enabled || p.finished || !p.visible {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.enabled || p.finished {
-		return
-	}
-	p.finished = true
-	p.draw(p.now())
-	fmt.Fprint(p.w, "\n")
+	fmt.Fprint(p.w, "\r"+eraseLine)
+	p.visible = false
 }
 
 // draw writes the bar line while p.mu is held. Write errors are ignored because a
@@ -107,13 +157,25 @@ func (p *Progress) draw(now time.Time) {
 	if remaining := p.total - p.done; remaining > 0 {
 		line += "  ETA " + formatETA(p.remainingTime(now, remaining))
 	}
-	// ESC [ K clears what a longer previous line left to the right.
-	fmt.Fprint(p.w, line+"\x1b[K")
+	// Erasing after the text clears what a longer previous line left to
+	// the right.
+	fmt.Fprint(p.w, line+eraseLine)
+	p.visible = true
 }
 
+// eraseLine is the ANSI sequence ESC [ K, which erases from the cursor to
+// the end of the line.
+const eraseLine = "\x1b[K"
+
+// remainingTime prefers the eta callback, which is computed from the rate limit. The
+// callback returns 0 when the remaining requests fit in the current
+// per-minute window, or when there is no limit, and the time they take is
+// then best estimated from the pace so far.
 func (p *Progress) remainingTime(now time.Time, remaining int) time.Duration {
 	if p.eta != nil {
-		return p.eta(remaining)
+		if d := p.eta(remaining); d > 0 {
+			return d
+		}
 	}
 	if p.done == 0 {
 		return 0
