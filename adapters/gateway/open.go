@@ -56,7 +56,7 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 		APIKey:       key,
 		HTTPClient:   opt.HTTPClient,
 		Timeout:      cfg.API.Timeout,
-		MaxRetries:   cfg.API.MaxRetries,
+		MaxRetries:   cfg.API.ClientRetries(),
 		UserAgent:    opt.UserAgent,
 		Clients:      clients,
 		ServeStale:   true,

@@ -175,6 +175,16 @@ type Token struct {
 	RatePerMinute int // 0 means no per-client limit
 }
 
+// ClientRetries returns MaxRetries in the VirusTotal client's terms, where
+// 0 means the client's default and a negative value means none. In the
+// config file 0 means none.
+func (a API) ClientRetries() int {
+	if a.MaxRetries == 0 {
+		return -1
+	}
+	return a.MaxRetries
+}
+
 // Default returns the built-in configuration. Its data directory is empty;
 // use DefaultFor to get one under a home directory.
 func Default() *Config {

@@ -481,3 +481,12 @@ func TestSplunkKVStoreDefaultsOn(t *testing.T) {
 		t.Error("kvstore = false was ignored")
 	}
 }
+
+func TestClientRetries(t *testing.T) {
+	cases := map[int]int{0: -1, 1: 1, 5: 5}
+	for in, want := range cases {
+		if got := (API{MaxRetries: in}).ClientRetries(); got != want {
+			t.Errorf("ClientRetries() for max_retries = %d is %d, want %d", in, got, want)
+		}
+	}
+}

@@ -62,16 +62,11 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	}
 	closers = append(closers, quota.Close)
 
-	// The config's 0 means no retries, but vt.Config's 0 means its default.
-	retries := cfg.API.MaxRetries
-	if retries == 0 {
-		retries = -1
-	}
 	client, err := vt.New(vt.Config{
 		BaseURL:    cfg.API.BaseURL,
 		APIKey:     key,
 		Timeout:    cfg.API.Timeout,
-		MaxRetries: retries,
+		MaxRetries: cfg.API.ClientRetries(),
 		Limiter:    quota,
 		UserAgent:  opt.UserAgent,
 		Logger:     log.With("component", "virustotal"),
