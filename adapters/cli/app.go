@@ -102,14 +102,14 @@ func Run(ctx context.Context, args []string, streams IO, env Env) int {
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
 
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return a.exit
 	}
-	return a.report(err)
+	return a.report(cmd, err)
 }
 
-func (a *app) report(err error) int {
+func (a *app) report(cmd *cobra.Command, err error) int {
 	var ee *ExitError
 	// Any other failure gets its own code: 1 and 2 mean findings, so a
 	// failed write must not look like a SUSPICIOUS result to a script.
@@ -123,8 +123,14 @@ func (a *app) report(err error) int {
 	if ee != nil && ee.Hint != "" {
 		fmt.Fprintf(a.io.Err, "hint: %s\n", ee.Hint)
 	}
-	if code == ExitUsage {
-		fmt.Fprintln(a.io.Err, "Run 'vex --help' for usage.")
+	// Data errors (no such note, an invalid IOC) are usage errors too, but
+	// only a malformed command line calls for the help text.
+	if isFlagError(err) {
+		path := "vex"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		fmt.Fprintf(a.io.Err, "Run '%s --help' for usage.\n", path)
 	}
 	return code
 }
@@ -135,6 +141,24 @@ type flagError struct{ error }
 func isFlagError(err error) bool {
 	var fe flagError
 	return errors.As(err, &fe)
+}
+
+// markArgErrors makes the argument validators of cmd and its subcommands
+// report flagError, so bad arguments exit with ExitUsage.
+func markArgErrors(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		markArgErrors(c)
+	}
+	if cmd.Args == nil || !cmd.HasParent() {
+		return
+	}
+	check := cmd.Args
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return flagError{err}
+		}
+		return nil
+	}
 }
 
 func logLevel(s string) slog.Level {
@@ -175,6 +199,17 @@ Environment:
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError{err} })
 	a.addGlobalFlags(root)
 	root.AddCommand(a.subcommands()...)
+
+	// Without these, an unknown command or a wrong argument count would be
+	// a plain error and exit like a failed write instead of a usage error.
+	root.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return flagError{fmt.Errorf("unknown command %q", args[0])}
+		}
+		return nil
+	}
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	markArgErrors(root)
 	return root
 }
 
