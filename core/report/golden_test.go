@@ -64,6 +64,9 @@ func TestGolden(t *testing.T) {
 	colored.Color = true
 	narrow := plain
 	narrow.Width = 80
+	// Width 0 is output to a file or pipe, which fits DefaultWidth.
+	notTerminal := plain
+	notTerminal.Width = 0
 
 	cases := []struct {
 		name   string
@@ -81,6 +84,7 @@ func TestGolden(t *testing.T) {
 		{"rich.golden", FormatRich, plain},
 		{"rich_color.golden", FormatRich, colored},
 		{"rich_80.golden", FormatRich, narrow},
+		{"rich_not_terminal.golden", FormatRich, notTerminal},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

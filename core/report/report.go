@@ -29,12 +29,19 @@ const (
 // Formats lists the output format names in the order help text shows them.
 var Formats = []string{FormatConsole, FormatRich, FormatJSON, FormatNDJSON, FormatCSV}
 
-// DefaultWidth is the terminal width the rich table fits when Options.Width
-// is not set.
-const DefaultWidth = 100
+// DefaultWidth is the width in columns that the rich table fits when
+// Options.Width is 0, which callers pass when stdout is not a terminal. A
+// file or pipe has no width to fit, and 160 columns keep a sha256 whole in
+// the IOC column with room left for INFO.
+const DefaultWidth = 160
+
+// FallbackTerminalWidth is a width in columns for callers to pass as
+// Options.Width when stdout is a terminal whose size cannot be read. It
+// fits most terminals, where DefaultWidth would wrap every table line.
+const FallbackTerminalWidth = 100
 
 // Options are the settings of a writer. The zero value writes real values
-// without colour at DefaultWidth.
+// without colour at DefaultWidth, for output that is not a terminal.
 type Options struct {
 	// Defang replaces IOC values and URLs with their defanged form in every
 	// format, so the output can be pasted into tickets and mail safely. It
@@ -44,6 +51,8 @@ type Options struct {
 	// Callers set it only when stdout is a terminal and NO_COLOR is unset.
 	Color bool
 	// Width is the terminal width in columns that the rich table fits.
+	// Callers leave it 0 when stdout is not a terminal, and the table then
+	// fits DefaultWidth.
 	Width int
 	// Timeline requests the timeline section in human formats, for results
 	// that carry one.
@@ -192,14 +201,19 @@ func Count(results []enrich.Result) Totals {
 // "12 IOCs: 2 malicious, 1 suspicious, 5 clean, 3 unknown, 1 invalid; 0 not
 // looked up". A ", N failed" clause follows only when some lookups failed.
 func SummaryLine(t Totals) string {
-	noun := "IOCs"
-	if t.Total == 1 {
-		noun = "IOC"
-	}
-	s := fmt.Sprintf("%d %s: %d malicious, %d suspicious, %d clean, %d unknown, %d invalid; %d not looked up",
-		t.Total, noun, t.Malicious, t.Suspicious, t.Clean, t.Unknown, t.Invalid, t.NotLookedUp)
+	s := fmt.Sprintf("%s: %d malicious, %d suspicious, %d clean, %d unknown, %d invalid; %d not looked up",
+		IOCCount(t.Total), t.Malicious, t.Suspicious, t.Clean, t.Unknown, t.Invalid, t.NotLookedUp)
 	if t.Failed > 0 {
 		s += fmt.Sprintf(", %d failed", t.Failed)
 	}
 	return s
+}
+
+// IOCCount returns n with the noun in the right number, "1 IOC" or
+// "2 IOCs", for messages that count indicators.
+func IOCCount(n int) string {
+	if n == 1 {
+		return "1 IOC"
+	}
+	return fmt.Sprintf("%d IOCs", n)
 }

@@ -215,6 +215,57 @@ func TestRichNarrowTerminal(t *testing.T) {
 	}
 }
 
+func TestRichKeepsSHA256OnOneLine(t *testing.T) {
+	hash := sampleResults()[0].Normalized
+	// Width 0 is output that is not a terminal, which gets DefaultWidth.
+	for _, width := range []int{0, 120, 160} {
+		out := string(render(t, FormatRich, Options{Width: width, Now: func() time.Time { return testNow }}, sampleResults()))
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			if cells := strings.Split(line, "│"); len(cells) == 7 && strings.TrimSpace(cells[3]) == hash {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("width %d: no table row holds %s whole:\n%s", width, hash, out)
+		}
+	}
+}
+
+func TestRichNonTerminalDefaultWidth(t *testing.T) {
+	out := string(render(t, FormatRich, Options{Now: func() time.Time { return testNow }}, sampleResults()))
+	widest := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "┌") {
+			widest = twwidth.Width(line)
+		}
+	}
+	if widest <= 100 || widest > DefaultWidth {
+		t.Errorf("table at width 0 is %d columns, want more than 100 and at most %d", widest, DefaultWidth)
+	}
+}
+
+func TestRichOmitsSummaryLine(t *testing.T) {
+	// --summary prints the summary on stderr, so rich output printing it
+	// too would show it twice on a terminal.
+	results := sampleResults()
+	for _, width := range []int{0, 80} {
+		out := string(render(t, FormatRich, Options{Width: width, Now: func() time.Time { return testNow }}, results))
+		if strings.Contains(out, "IOCs:") {
+			t.Errorf("width %d: rich output contains the summary line:\n%s", width, out)
+		}
+	}
+}
+
+func TestIOCCount(t *testing.T) {
+	cases := map[int]string{0: "0 IOCs", 1: "1 IOC", 2: "2 IOCs", 12: "12 IOCs"}
+	for n, want := range cases {
+		if got := IOCCount(n); got != want {
+			t.Errorf("IOCCount(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestRichShowsFullIOCInDetails(t *testing.T) {
 	out := string(render(t, FormatRich, Options{Width: 80}, sampleResults()))
 	hash := sampleResults()[0].Normalized

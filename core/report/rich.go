@@ -15,8 +15,9 @@ import (
 )
 
 // richWriter buffers results and at Close writes a table with one row per
-// IOC, a details block per flagged or annotated IOC, and the summary line.
-// It buffers because column widths depend on every row.
+// IOC and a details block per flagged or annotated IOC. It buffers because
+// column widths depend on every row. It writes no summary line, because
+// --summary prints one on stderr and a terminal would show both.
 type richWriter struct {
 	w       io.Writer
 	opt     Options
@@ -32,7 +33,7 @@ func (rw *richWriter) Write(r enrich.Result) error {
 	return nil
 }
 
-func (rw *richWriter) Close(sum Totals) error {
+func (rw *richWriter) Close(Totals) error {
 	var buf bytes.Buffer
 	if len(rw.results) > 0 {
 		if err := rw.renderTable(&buf); err != nil {
@@ -44,11 +45,6 @@ func (rw *richWriter) Close(sum Totals) error {
 			buf.WriteByte('\n')
 			rw.renderDetails(&buf, r)
 		}
-	}
-	if sum.Total > 0 {
-		buf.WriteByte('\n')
-		buf.WriteString(strings.Join(wrapText(SummaryLine(sum), rw.opt.width()), "\n"))
-		buf.WriteByte('\n')
 	}
 	if _, err := rw.w.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("write rich output: %w", err)
@@ -68,6 +64,10 @@ const (
 	// minColumn keeps the IOC and INFO columns usable on narrow terminals;
 	// below it the table grows wider than the terminal instead.
 	minColumn = 12
+	// sha256Width is the length of a sha256 in hex, the longest hash. The
+	// IOC column gets this much before INFO gets its share, so hashes
+	// stay whole and can be copied from the table.
+	sha256Width = 64
 )
 
 func (rw *richWriter) renderTable(buf *bytes.Buffer) error {
@@ -102,8 +102,9 @@ func (rw *richWriter) renderTable(buf *bytes.Buffer) error {
 }
 
 // columnWidths splits the width left by the fixed columns between IOC and
-// INFO. INFO keeps up to a third of it, IOC takes the rest, and neither
-// drops below minColumn.
+// INFO. INFO keeps up to a third of it, but gives up columns down to
+// minColumn when that lets a sha256 fit in IOC. IOC takes the rest, and
+// neither drops below minColumn.
 func (rw *richWriter) columnWidths(rows [][]string) (iocWidth, infoWidth int) {
 	fixed := 0
 	for _, col := range []int{0, 1, 3} {
@@ -121,6 +122,11 @@ func (rw *richWriter) columnWidths(rows [][]string) (iocWidth, infoWidth int) {
 
 	free := rw.opt.width() - richOverhead - fixed
 	infoReserve := min(longestInfo, max(free/3, minColumn))
+	// Squeezing INFO helps only when the hash then fits. Otherwise the
+	// hash breaks anyway, and INFO keeps its share.
+	if hashWidth := min(longestIOC, sha256Width); free-infoReserve < hashWidth && free-minColumn >= hashWidth {
+		infoReserve = free - hashWidth
+	}
 	iocWidth = max(min(longestIOC, free-infoReserve), minColumn)
 	infoWidth = max(min(free-iocWidth, longestInfo), minColumn)
 	return iocWidth, infoWidth
