@@ -17,7 +17,6 @@ import (
 var refangDifferences = map[string]string{
 	"httpx://google[.]com":                          "httpx is not a known defanged form of https; guessing a scheme could send the wrong URL to VirusTotal",
 	"http:// example .com /test":                    "spaces around bare dots and slashes are prose, not defanging; a single value with spaces is rejected",
-	"http__example.com/test":                        "http__ is kept as part of a host name, since underscores are valid in DNS labels",
 	"myuser @ example.com.tld":                      "spaced email forms are prose; vex never treats email addresses as indicators",
 	"myuser@example   [[[  . ])] com [.tld":         "a one-sided bracket after a space is ambiguous in prose",
 	"myuser[@]example   [[[  . ])] com [.tld":       "a one-sided bracket after a space is ambiguous in prose",
@@ -122,7 +121,23 @@ func checkConformanceRow(t *testing.T, in, want, typ string) {
 		if got.Value != exp.Value {
 			t.Errorf("value = %q, want %q", got.Value, exp.Value)
 		}
+		checkExtracted(t, in, exp)
 	}
+}
+
+// checkExtracted checks that extraction accepts every defanged form that
+// Parse accepts: the row, alone on a line, yields the expected value.
+func checkExtracted(t *testing.T, in string, exp IOC) {
+	ms, err := ExtractString(in, ExtractOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.IOC.Type == exp.Type && m.IOC.Value == exp.Value {
+			return
+		}
+	}
+	t.Errorf("Extract(%q) = %q, want %s %q among them", in, found(ms), exp.Type, exp.Value)
 }
 
 // vendorCounts are the distinct indicators per type in each shared vendor

@@ -28,10 +28,17 @@ type ExtractOptions struct {
 	Invalid bool
 	// Types keeps only these types; nil or empty keeps all.
 	Types []Type
-	// MaxLineBytes bounds one line, end of line included; a longer line
-	// stops extraction with an error naming the line. Zero means
-	// DefaultMaxLineBytes.
+	// MaxLineBytes bounds one line, end of line included. A longer line
+	// stops extraction with a *LineTooLongError unless SkipLongLines is
+	// set. Zero means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// SkipLongLines skips a line longer than MaxLineBytes instead of
+	// stopping, and reports it as a Match whose Invalid.Reason is "line N
+	// longer than M bytes: skipped" and whose Invalid.Input is the first
+	// 32 bytes of the line followed by "...". The report is made even
+	// without Invalid and whatever Types holds, because the skipped line
+	// may contain indicators.
+	SkipLongLines bool
 }
 
 // Match is one result of Extract: a valid indicator (IOC.Type set) or, with
@@ -47,11 +54,21 @@ type Match struct {
 type LineTooLongError struct {
 	Line int
 	Max  int
+	// Option names the setting that raises the limit in the caller's
+	// terms, such as a command-line flag; empty means "MaxLineBytes".
+	Option string
 }
 
 func (e *LineTooLongError) Error() string {
-	return fmt.Sprintf("line %d is longer than %d bytes: raise the line limit or split the input", e.Line, e.Max)
+	opt := e.Option
+	if opt == "" {
+		opt = "MaxLineBytes"
+	}
+	return fmt.Sprintf("line %d is longer than %d bytes: raise %s or split the input", e.Line, e.Max, opt)
 }
+
+// skippedPrefix is how many bytes of a skipped line its report shows.
+const skippedPrefix = 32
 
 // Extract finds indicators in free text (reports, logs, emails, CSV,
 // Markdown and AsciiDoc tables), defanged or not, in one streaming pass,
@@ -63,6 +80,12 @@ func (e *LineTooLongError) Error() string {
 // part of an email address is skipped, and its domain is reported. File
 // names whose extension is not a public top-level domain ("invoice.pdf")
 // are not domains, nor are names after a backslash or inside a path.
+// Terminal escape sequences (colour codes) are removed before tokenising.
+// Quoted-printable text is decoded once the input shows that it is
+// quoted-printable: a line ending in a soft line break "=" that also holds
+// an "=XX" escape, or a "Content-Transfer-Encoding: quoted-printable"
+// header. From there on soft line breaks join lines, and a match in joined
+// lines has the number of the first.
 // Extract stops at the first error from fn or r and returns it.
 func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 	e := newExtractor(opt, fn)
@@ -70,37 +93,64 @@ func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 	if max <= 0 {
 		max = DefaultMaxLineBytes
 	}
+	e.max = max
 	br := bufio.NewReaderSize(r, min(max, 64<<10))
 	var long []byte
+	physical := 0
 	for {
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long, chunk...)
-			if len(long) > max {
-				return &LineTooLongError{Line: e.line + 1, Max: max}
-			}
-			continue
+		line, tooLong, err := readLine(br, max, opt.SkipLongLines, &long)
+		if len(line) > 0 || tooLong {
+			physical++
 		}
-		line := chunk
-		if long != nil {
-			long = append(long, chunk...)
-			line = long
+
+		var ferr error
+		switch {
+		case tooLong && !opt.SkipLongLines:
+			return &LineTooLongError{Line: physical, Max: max}
+		case tooLong:
+			ferr = e.skipLine(physical, line)
+		case len(line) > 0:
+			ferr = e.feed(physical, line)
 		}
-		if len(line) > max {
-			return &LineTooLongError{Line: e.line + 1, Max: max}
+		if ferr != nil {
+			return ferr
 		}
-		if len(line) > 0 {
-			e.line++
-			if ferr := e.scanLine(line); ferr != nil {
-				return ferr
-			}
-		}
-		long = long[:0:0]
+
 		if err == io.EOF {
-			return nil
+			return e.flushJoined()
 		}
 		if err != nil {
-			return fmt.Errorf("read line %d: %w", e.line+1, err)
+			return fmt.Errorf("read line %d: %w", physical+1, err)
+		}
+	}
+}
+
+// readLine reads one line, end of line included, using *buf for lines
+// longer than the reader's buffer. A line longer than limit sets tooLong
+// and returns the first skippedPrefix bytes. With skip, the rest of that
+// line is read and dropped first, so memory stays bounded by limit.
+func readLine(br *bufio.Reader, limit int, skip bool, buf *[]byte) (line []byte, tooLong bool, err error) {
+	*buf = (*buf)[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		full := errors.Is(err, bufio.ErrBufferFull)
+		switch {
+		case tooLong:
+			// Dropping the rest of a skipped line.
+		case len(*buf)+len(chunk) > limit:
+			tooLong = true
+			keep := max(0, min(len(chunk), skippedPrefix-len(*buf)))
+			*buf = append((*buf)[:min(len(*buf), skippedPrefix)], chunk[:keep]...)
+			if !skip {
+				return *buf, true, nil
+			}
+		case full || len(*buf) > 0:
+			*buf = append(*buf, chunk...)
+		default:
+			return chunk, false, err
+		}
+		if !full {
+			return *buf, tooLong, err
 		}
 	}
 }
@@ -125,6 +175,16 @@ type extractor struct {
 	seenInvalid map[string]struct{}
 	tlds        map[string]bool // cache of isPublicTLD by lowercase label
 	err         error           // first error from fn
+	max         int             // the line limit in bytes
+
+	// Quoted-printable state: qp is set once the input looks
+	// quoted-printable, joined holds lines ended by soft line breaks, and
+	// joinedLine is the number of its first line.
+	qp         bool
+	joined     []byte
+	joinedLine int
+	// scratch holds a line without escape sequences or decoded.
+	scratch []byte
 
 	// raw is the current token as found; refanged is set when Refang
 	// changed it, so Input must be mapped back to the text as found.
@@ -179,9 +239,6 @@ var byteClass = func() (t [256]uint8) {
 // table pipes, commas, semicolons, angle brackets). Most tokens are plain
 // words and are rejected here without allocating.
 func (e *extractor) scanLine(line []byte) error {
-	if e.line == 1 {
-		line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
-	}
 	n := len(line)
 	for i := 0; i < n; {
 		for i < n && byteClass[line[i]]&clsDelim != 0 {
@@ -189,17 +246,28 @@ func (e *extractor) scanLine(line []byte) error {
 		}
 		start := i
 		var or uint8
-		hexOnly := true
-		for i < n {
-			c := byteClass[line[i]]
-			if c&clsDelim != 0 {
-				break
+		hexOnly, angled := true, false
+		for {
+			for i < n {
+				c := byteClass[line[i]]
+				if c&clsDelim != 0 {
+					break
+				}
+				or |= c
+				if c&clsHex == 0 {
+					hexOnly = false
+				}
+				i++
 			}
-			or |= c
-			if c&clsHex == 0 {
-				hexOnly = false
+			// Angle brackets end tokens in HTML and e-mail text, but a
+			// defanged separator such as "<.>" continues the token.
+			if i > start && i < n && line[i] == '<' {
+				if end := angleSeparatorEnd(line, i, true); end > 0 {
+					i, or, hexOnly, angled = end, or|clsSpecial, false, true
+					continue
+				}
 			}
-			i++
+			break
 		}
 		if start == i {
 			continue
@@ -213,7 +281,7 @@ func (e *extractor) scanLine(line []byte) error {
 				continue
 			}
 		}
-		if or&clsSpecial != 0 && !worthALook(tok) {
+		if or&clsSpecial != 0 && !angled && !worthALook(tok) {
 			continue
 		}
 		e.token(string(tok))
@@ -237,6 +305,9 @@ func joinSpacedSeparators(line []byte, i int) int {
 			return i
 		}
 		k := j
+		if line[j] == '<' {
+			k = max(j, angleSeparatorEnd(line, j, false))
+		}
 		for k < len(line) && byteClass[line[k]]&clsDelim == 0 {
 			k++
 		}
@@ -259,6 +330,27 @@ func joinSpacedSeparators(line []byte, i int) int {
 		}
 		i = end
 	}
+}
+
+// angleSeparatorEnd returns the end of a separator defanged with angle
+// brackets ("<.>", "<dot>", "<://>") at line[i], or 0 when there is none.
+// With glued, a token byte must follow, as in "evil<.>com".
+func angleSeparatorEnd(line []byte, i int, glued bool) int {
+	j := i + 1
+	for j < len(line) && j-i <= 8 && line[j] != '>' && byteClass[line[j]]&clsDelim == 0 {
+		j++
+	}
+	if j >= len(line) || line[j] != '>' || j == i+1 {
+		return 0
+	}
+	core, n := matchCore(string(line[i+1 : j]))
+	if core == "" || n != j-i-1 {
+		return 0
+	}
+	if glued && (j+1 >= len(line) || byteClass[line[j+1]]&clsDelim != 0) {
+		return 0
+	}
+	return j + 1
 }
 
 // minHexCandidate is the shortest hex run reported as an invalid hash: a
@@ -586,14 +678,22 @@ func (e *extractor) domainAtom(a string) {
 }
 
 // trimLabelPunct trims dots, hyphens and underscores at both ends, which
-// sentences and markup glue to names ("evil.com.", "_name_").
+// sentences and markup glue to names ("evil.com.", "_name_"). A single
+// leading underscore stays when the name has no trailing one and more
+// labels follow, because DNS service and policy names start with one
+// ("_jabber._tcp.gmail.com", "_dmarc.example.org").
 func trimLabelPunct(s string) string {
 	i, j := 0, len(s)
-	for i < j && isLabelPunct(s[i]) {
-		i++
-	}
 	for j > i && isLabelPunct(s[j-1]) {
 		j--
+	}
+	emphasis := j < len(s) && s[j] == '_'
+	for i < j && isLabelPunct(s[i]) {
+		if s[i] == '_' && !emphasis && (i == 0 || s[i-1] != '_') && i+1 < j && !isLabelPunct(s[i+1]) &&
+			strings.IndexByte(s[i:j], '.') >= 0 {
+			break
+		}
+		i++
 	}
 	return s[i:j]
 }
@@ -812,4 +912,62 @@ func inputFor(value, refanged, raw string) string {
 		return t
 	}
 	return value
+}
+
+// utf8BOM is skipped at the start of the input.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// feed takes physical line n. It removes a byte order mark and escape
+// sequences, joins quoted-printable soft line breaks and scans the result.
+func (e *extractor) feed(n int, line []byte) error {
+	if n == 1 {
+		line = bytes.TrimPrefix(line, utf8BOM)
+	}
+	if bytes.IndexByte(line, esc) >= 0 {
+		e.scratch = appendWithoutEscapes(e.scratch[:0], line)
+		line = e.scratch
+	}
+	if !e.qp && startsQuotedPrintable(line) {
+		e.qp = true
+	}
+	if !e.qp {
+		e.line = n
+		return e.scanLine(line)
+	}
+
+	if len(e.joined) == 0 {
+		e.joinedLine = n
+	}
+	body, soft := cutSoftBreak(line)
+	if soft && len(e.joined)+len(body) <= e.max {
+		e.joined = append(e.joined, body...)
+		return nil
+	}
+	e.joined = append(e.joined, line...)
+	return e.flushJoined()
+}
+
+// flushJoined decodes and scans the quoted-printable lines joined so far.
+func (e *extractor) flushJoined() error {
+	if len(e.joined) == 0 {
+		return nil
+	}
+	e.scratch = appendQPDecoded(e.scratch[:0], e.joined)
+	e.joined = e.joined[:0]
+	e.line = e.joinedLine
+	return e.scanLine(e.scratch)
+}
+
+// skipLine reports line n, too long to scan, of which prefix is the start.
+func (e *extractor) skipLine(n int, prefix []byte) error {
+	if err := e.flushJoined(); err != nil {
+		return err
+	}
+	for len(prefix) > 0 && !utf8.Valid(prefix) {
+		prefix = prefix[:len(prefix)-1]
+	}
+	e.line = n
+	reason := fmt.Sprintf("line %d longer than %d bytes: skipped", n, e.max)
+	e.err = e.fn(Match{Invalid: &InvalidError{Input: string(prefix) + "...", Reason: reason}, Line: n})
+	return e.err
 }

@@ -117,6 +117,26 @@ func TestExtract(t *testing.T) {
 			[]string{"ipv4 8.8.8.8"}},
 		{"wildcard domain", "block *.duckdns.org", ExtractOptions{},
 			[]string{"domain duckdns.org"}},
+		{"angle bracket dots", "visit hxxps://google<.>com now, also evil<.>com and 1<.>2<.>3<.>4", ExtractOptions{Invalid: true},
+			[]string{"url https://google.com", "domain evil.com", "ipv4 1.2.3.4"}},
+		{"angle dot words any case", "x<dot>org Y<DOT>NET hxxps:[//]google<.>com HXXPS://www.nist<DOT>gov/news", ExtractOptions{},
+			[]string{"domain x.org", "domain y.net", "url https://google.com", "url https://www.nist.gov/news"}},
+		{"spaced angle dot", "evil <.> com", ExtractOptions{},
+			[]string{"domain evil.com"}},
+		{"html tags stay delimiters", "<b>evil.com</b> <a>x.org<p>", ExtractOptions{},
+			[]string{"domain evil.com", "domain x.org"}},
+		{"ansi colour codes", "see \x1b[31mevil.com\x1b[0m and \x1b[1;32m1.2.3.4\x1b[m", ExtractOptions{},
+			[]string{"domain evil.com", "ipv4 1.2.3.4"}},
+		{"ansi inside a name", "evil\x1b[0m.com", ExtractOptions{},
+			[]string{"domain evil.com"}},
+		{"osc title", "\x1b]0;title.com\x07other.org \x1b]8;;http://link.example.net/\x1b\\text\x1b]8;;\x1b\\", ExtractOptions{},
+			[]string{"domain other.org"}},
+		{"srv label kept", "_jabber._tcp.gmail.com and _dmarc.example.org", ExtractOptions{},
+			[]string{"domain _jabber._tcp.gmail.com", "domain _dmarc.example.org"}},
+		{"emphasis underscores trimmed", "_evil.com_ and __x.org__", ExtractOptions{},
+			[]string{"domain evil.com", "domain x.org"}},
+		{"double underscore scheme", "http__example.com/test and hxxps__evil[.]org/a", ExtractOptions{},
+			[]string{"url http://example.com/test", "url https://evil.org/a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,6 +186,84 @@ func TestExtractLineTooLong(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("error %q does not name the line", err)
+	}
+}
+
+func TestExtractSkipLongLines(t *testing.T) {
+	// The long line is longer than the read buffer too, so skipping must
+	// drop every chunk of it and resume at the next line.
+	in := "evil.com\n" + strings.Repeat("a.com ", 20<<10) + "\nb.org\n"
+	ms, err := ExtractString(in, ExtractOptions{MaxLineBytes: 64 << 10, SkipLongLines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The skipped line is shown by its first 32 bytes.
+	want := []string{"domain evil.com", "invalid a.com a.com a.com a.com a.com a....: line 2 longer than 65536 bytes: skipped", "domain b.org"}
+	if got := found(ms); !slices.Equal(got, want) {
+		t.Fatalf("got  %q\nwant %q", found(ms), want)
+	}
+	if ms[1].Line != 2 || ms[2].Line != 3 {
+		t.Errorf("lines = %d, %d; want 2, 3", ms[1].Line, ms[2].Line)
+	}
+}
+
+func TestExtractSkipLongLastLine(t *testing.T) {
+	in := "evil.com\n" + strings.Repeat("x", 100)
+	ms, err := ExtractString(in, ExtractOptions{MaxLineBytes: 50, SkipLongLines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := found(ms)
+	if len(got) != 2 || !strings.HasSuffix(got[1], ": line 2 longer than 50 bytes: skipped") {
+		t.Errorf("got %q, want evil.com and the skipped line 2", got)
+	}
+}
+
+func TestExtractQuotedPrintable(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"soft break in url",
+			"Click hxxps://phish-login[.]com/account/verify?id=3D12345&token=3Dabcdef=\r\n789&x=3D1 now\r\n",
+			[]string{"url https://phish-login.com/account/verify?id=12345&token=abcdef789&x=1"}},
+		{"header switches decoding on",
+			"Content-Transfer-Encoding: quoted-printable\n\n<a href=3D\"http://evil.com/a?b=3Dc\">x</a>\n",
+			[]string{"url http://evil.com/a?b=c"}},
+		{"soft break inside host",
+			"a=3Db see http://ev=\nil.example.com/x=20y and more=\n text\n",
+			[]string{"url http://evil.example.com/x"}},
+		{"plain url with escapes kept",
+			"https://example.com/?id=3D4&q=20\n",
+			[]string{"url https://example.com/?id=3D4&q=20"}},
+		{"base64 padding not joined",
+			"aGVsbG8gd29ybGQ=\nevil.com\n",
+			[]string{"domain evil.com"}},
+		{"line numbers of joined lines",
+			"x\nhttp://a.example.com/p?x=3D1=\n2\nb.org\n",
+			[]string{"url http://a.example.com/p?x=12", "domain b.org"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms, err := ExtractString(tt.in, ExtractOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := found(ms); !slices.Equal(got, tt.want) {
+				t.Errorf("got  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExtractQuotedPrintableLines(t *testing.T) {
+	ms, err := ExtractString("x\nhttp://a.example.com/p?x=3D1=\n2\nb.org\n", ExtractOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Line != 2 || ms[1].Line != 4 {
+		t.Fatalf("matches %+v, want the url on line 2 and b.org on line 4", ms)
 	}
 }
 

@@ -27,9 +27,16 @@ const (
 // query keep their case. A URL without a scheme ("example.com/a") gets "http://",
 // as VirusTotal does. IOC.Input keeps s as given.
 //
+// Text copied with an indicator is removed: terminal escape sequences,
+// one pair of wrapping brackets or quotes ("<http://x/>", "(evil.com)"), a
+// port after an IP address or domain ("1.2.3.4:8080", "[::1]:443"), and a
+// label before a hash ("sha256:<hash>", "MD5=<hash>"). A hash label that
+// names another type than the length gives is invalid.
+//
 // Any other input returns an *InvalidError whose Reason gives the cause.
 func Parse(s string) (IOC, error) {
-	v := strings.TrimSpace(Refang(strings.TrimSpace(s)))
+	v := strings.TrimSpace(Refang(strings.TrimSpace(stripEscapes(s))))
+	v = unwrap(v)
 	ioc, reason := detect(v)
 	if reason != "" {
 		return IOC{}, &InvalidError{Input: s, Reason: reason}
@@ -59,9 +66,16 @@ func detect(v string) (IOC, string) {
 		return parseSchemeless(v)
 	}
 
+	if host, port, ok := cutPort(v); ok {
+		return parseHostPort(host, port)
+	}
+	if ioc, reason, ok := parseLabelledHash(v); ok {
+		return ioc, reason
+	}
+
 	switch {
 	case strings.Contains(v, ":"):
-		return parseIPv6(v)
+		return parseColons(v)
 	case isDottedDigits(v):
 		return parseIPv4(v)
 	case isDigits(v):
@@ -143,6 +157,121 @@ func parseIPv4(v string) (IOC, string) {
 		ioc.Flags = []Flag{FlagNonRoutable}
 	}
 	return ioc, ""
+}
+
+// unwrap removes the brackets or quotes that wrap all of v, up to three
+// pairs deep: "<http://x/>", "(evil.com)", "'8.8.8.8'".
+func unwrap(v string) string {
+	for k := 0; k < 3 && len(v) >= 2; k++ {
+		switch v[:1] + v[len(v)-1:] {
+		case "<>", "()", "[]", `""`, "''":
+			v = v[1 : len(v)-1]
+		default:
+			return v
+		}
+	}
+	return v
+}
+
+// cutPort splits "host:port" where host is an IPv4 address or a domain
+// name (it has a dot and no colon) or a bracketed IPv6 address.
+func cutPort(v string) (host, port string, ok bool) {
+	c := strings.LastIndexByte(v, ':')
+	if c < 0 || !isDigits(v[c+1:]) {
+		return "", "", false
+	}
+	host, port = v[:c], v[c+1:]
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		return host[1 : len(host)-1], port, true
+	}
+	if strings.IndexByte(host, ':') >= 0 || strings.IndexByte(host, '.') < 0 {
+		return "", "", false
+	}
+	return host, port, true
+}
+
+// parseHostPort parses the host of "host:port" and drops the port.
+func parseHostPort(host, port string) (IOC, string) {
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return IOC{}, fmt.Sprintf("invalid port %q", port)
+	}
+	ioc, reason := detect(host)
+	if reason != "" {
+		return IOC{}, reason
+	}
+	switch ioc.Type {
+	case IPv4, IPv6, Domain:
+		return ioc, ""
+	}
+	return IOC{}, "a port follows " + string(ioc.Type) + ", not a host"
+}
+
+// hashLabels maps the labels written before a hash to the hash type.
+var hashLabels = map[string]Type{"md5": MD5, "sha1": SHA1, "sha256": SHA256}
+
+// parseLabelledHash parses "label:hex" and "label=hex". It returns ok
+// false when v does not have that form: a label of letters, digits,
+// hyphens and underscores with a letter, then at least 8 hex characters.
+func parseLabelledHash(v string) (ioc IOC, reason string, ok bool) {
+	k := strings.IndexAny(v, ":=")
+	if k < 1 || k > 16 || len(v)-k-1 < 8 || !isHex(v[k+1:]) {
+		return IOC{}, "", false
+	}
+	label, hex := v[:k], v[k+1:]
+	letter := false
+	for i := 0; i < len(label); i++ {
+		c := label[i]
+		switch {
+		case isASCIILetter(c):
+			letter = true
+		case c >= '0' && c <= '9' || c == '-' || c == '_':
+		default:
+			return IOC{}, "", false
+		}
+	}
+	if !letter {
+		return IOC{}, "", false
+	}
+
+	ioc, reason = parseHash(hex)
+	if reason != "" {
+		return IOC{}, fmt.Sprintf("%d hex characters after %q: not a known hash length", len(hex), v[:k+1]), true
+	}
+	name := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(label))
+	if t, known := hashLabels[name]; known && t != ioc.Type {
+		return IOC{}, fmt.Sprintf("labelled %s but %d hex characters is a %s", t, len(hex), ioc.Type), true
+	}
+	return ioc, "", true
+}
+
+// parseColons parses an IPv6 address, or gives the reason why a value with
+// colons is not one.
+func parseColons(v string) (IOC, string) {
+	ioc, reason := parseIPv6(v)
+	switch {
+	case reason == "":
+		return ioc, ""
+	case isTimeOfDay(v):
+		return IOC{}, "a time of day is not an indicator"
+	case strings.Trim(v, "0123456789abcdefABCDEF:.") != "" && !strings.Contains(v, "%"):
+		return IOC{}, "not a hash, ip address, domain or url"
+	}
+	return IOC{}, reason
+}
+
+// isTimeOfDay reports whether v has the form "H:MM", "HH:MM" or
+// "HH:MM:SS".
+func isTimeOfDay(v string) bool {
+	parts := strings.Split(v, ":")
+	if len(parts) > 3 || len(parts) < 2 || len(parts[0]) > 2 || !isDigits(parts[0]) {
+		return false
+	}
+	for _, p := range parts[1:] {
+		if len(p) != 2 || !isDigits(p) {
+			return false
+		}
+	}
+	return true
 }
 
 func parseIPv6(v string) (IOC, string) {

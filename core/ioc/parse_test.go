@@ -93,6 +93,22 @@ func TestParse(t *testing.T) {
 		{"idn host", "http://пример.рф/путь", URL, "http://xn--e1afmkfd.xn--p1ai/путь", nil},
 		{"bracketed scheme", "[http]://example.com/test.php", URL, "http://example.com/test.php", nil},
 		{"xxxx scheme", "xxxx://example.com/a", URL, "http://example.com/a", nil},
+		{"angle dot url", "hxxps://google<.>com", URL, "https://google.com", nil},
+		{"double underscore scheme", "http__example.com/test", URL, "http://example.com/test", nil},
+		{"ansi colour stripped", "\x1b[31mevil.com\x1b[0m", Domain, "evil.com", nil},
+
+		// Single tokens copied with their surroundings.
+		{"ipv4 with port", "1.2.3.4:8080", IPv4, "1.2.3.4", nil},
+		{"domain with port", "evil.com:443", Domain, "evil.com", nil},
+		{"bracketed ipv6 with port", "[2606:4700::1111]:443", IPv6, "2606:4700::1111", nil},
+		{"sha256 label colon", "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", SHA256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", []Flag{FlagEmptyFile}},
+		{"md5 label equals", "MD5=68b329da9893e34099c7d8ad5cb9c940", MD5, "68b329da9893e34099c7d8ad5cb9c940", nil},
+		{"angle wrapped url", "<http://x-evil.com/a>", URL, "http://x-evil.com/a", nil},
+		{"paren wrapped domain", "(evil.com)", Domain, "evil.com", nil},
+		{"quoted domain", `"evil.com"`, Domain, "evil.com", nil},
+		{"single quoted ipv4", "'8.8.8.8'", IPv4, "8.8.8.8", nil},
+		{"bracket wrapped ipv6", "[2001:db8::1]", IPv6, "2001:db8::1", []Flag{FlagNonRoutable}},
+		{"wrapped ipv4 with port", "(1.2.3.4:80)", IPv4, "1.2.3.4", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,8 +148,16 @@ func TestParseInvalid(t *testing.T) {
 		{"pdf not a tld", "invoice.pdf", `not a public top-level domain: "pdf"`},
 		{"exe not a tld", "virus.exe", `not a public top-level domain: "exe"`},
 		{"dll not a tld", "payload.dll", `not a public top-level domain: "dll"`},
-		{"time", "12:30:45", "not an ipv6 address"},
+		{"time", "12:30:45", "a time of day is not an indicator"},
+		{"short time", "12:30", "a time of day is not an indicator"},
 		{"short colon groups", "1:6:0", "not an ipv6 address"},
+		{"ipv4 bad port", "1.2.3.4:99999", `invalid port "99999"`},
+		{"ipv4 port bad octet", "1.2.3.999:80", "octet 999 out of range 0-255"},
+		{"domain bad port", "evil.com:0", `invalid port "0"`},
+		{"label then short hex", "sha256:deadbeef", "8 hex characters after \"sha256:\": not a known hash length"},
+		{"label disagrees with length", "md5:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "labelled md5 but 64 hex characters is a sha256"},
+		{"unbalanced wrapper", "(evil.com", "character '(' not allowed in a domain name"},
+		{"colon word", "note:evil", "not a hash, ip address, domain or url"},
 		{"fingerprint", "d4:1d:8c:d9:8f:00:b2:04:e9:80:09:98:ec:f8:42:7e", "not an ipv6 address"},
 		{"two groups", "1:1", "not an ipv6 address"},
 		{"at word without domain", "state[at]rest", "not a hash, ip address, domain or url"},
@@ -199,6 +223,12 @@ func TestRefang(t *testing.T) {
 		{"hxxp://example.com[/test", "http://example.com/test"},
 		{"https://example\\(.)com/", "https://example.com/"},
 		{"fooDOT]com", "foo.com"},
+		{"http__example.com/test", "http://example.com/test"},
+		{"HXXPS__example.com", "https://example.com"},
+		{"__init__.py", "__init__.py"},
+		{"my_http__x.com", "my_http__x.com"},
+		{"http__", "http__"},
+		{"example<DOT>com", "example.com"},
 		{"http]://example.com", "http://example.com"},
 	}
 	for _, tt := range tests {

@@ -40,12 +40,17 @@ func mayBeDefanged(s string) bool {
 			if strings.HasPrefix(s[i:], "://") && defangedScheme(s, i) {
 				return true
 			}
+		case 3:
+			if underscoreScheme(s, i) {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// refangStart is 1 for bytes that may start a refang rule and 2 for ':'.
+// refangStart is 1 for bytes that may start a refang rule, 2 for ':' and
+// 3 for '_'.
 var refangStart = func() (t [256]uint8) {
 	for c := utf8.RuneSelf; c < 256; c++ {
 		t[c] = 1
@@ -54,6 +59,7 @@ var refangStart = func() (t [256]uint8) {
 		t[c] = 1
 	}
 	t[':'] = 2
+	t['_'] = 3
 	return t
 }()
 
@@ -69,6 +75,28 @@ func defangedScheme(s string, i int) bool {
 	}
 	rep, _ := schemeFor(s[start:i], false)
 	return rep != ""
+}
+
+// underscoreScheme reports whether s[i:] starts with "__" written in place
+// of "://" after a scheme ("http__example.com", "hxxps__evil.org"). The
+// scheme must start the text or follow a byte that cannot be part of a
+// name, and a label must follow, so "my_http__x" and "__init__" stay.
+func underscoreScheme(s string, i int) bool {
+	if !strings.HasPrefix(s[i:], "__") || i+2 >= len(s) || s[i+2] == '_' || !isLabelByte(s[i+2]) {
+		return false
+	}
+	start := i
+	for start > 0 && isASCIILetter(s[start-1]) {
+		start--
+	}
+	if start == i || (start > 0 && isLabelByte(s[start-1])) {
+		return false
+	}
+	word := s[start:i]
+	if rep, from := schemeFor(word, true); rep != "" && from == 0 {
+		return true
+	}
+	return false
 }
 
 func isBracket(c byte) bool { return bracketByte[c] }
@@ -125,6 +153,14 @@ func refangOnce(s string) string {
 			}
 			b = append(b, s[i:j]...)
 			i = j
+			continue
+		}
+
+		if c == '_' && underscoreScheme(s, i) {
+			// "http__example.com": refangSchemes then rewrites a
+			// defanged scheme such as "hxxp://".
+			b = append(b, "://"...)
+			i += 2
 			continue
 		}
 
