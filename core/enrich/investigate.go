@@ -229,6 +229,9 @@ func relatedOf(parent ioc.Type, o *vt.Object, th verdict.Thresholds) Related {
 			break
 		}
 	}
+	if rel.Name == "" && o.Type == "url" {
+		rel.Name = contextURL(o.Raw)
+	}
 	if rel.Name == "" {
 		if names := a.Strings("names"); len(names) > 0 {
 			rel.Name = names[0]
@@ -242,4 +245,19 @@ func relatedOf(parent ioc.Type, o *vt.Object, th verdict.Thresholds) Related {
 	}
 	rel.Date = a.Time("date")
 	return rel
+}
+
+// contextURL returns the "url" of a relationship item's context_attributes,
+// or "" when it is missing or not a string. A relationship item may come
+// with empty attributes, and its address is then only in
+// context_attributes.
+func contextURL(raw json.RawMessage) string {
+	var item struct {
+		ContextAttributes map[string]any `json:"context_attributes"`
+	}
+	if json.Unmarshal(raw, &item) != nil {
+		return ""
+	}
+	u, _ := item.ContextAttributes["url"].(string)
+	return u
 }

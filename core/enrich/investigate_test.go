@@ -69,3 +69,33 @@ func TestRelatedFileNameFromNames(t *testing.T) {
 		t.Errorf("file names = %q, want the first of names when meaningful_name is missing", got)
 	}
 }
+
+func TestRelatedURLName(t *testing.T) {
+	const id = "3a9f0dd1d2c0a9dc1b0d8e4e2d2f6a4f2b0a7e6b1d5c9e8f7a6b5c4d3e2f1a0b"
+	cases := []struct {
+		name string
+		item string
+		want string
+	}{
+		{"url attribute", `{"type":"url","id":"` + id + `","attributes":{"url":"http://a.example/x",
+			"last_final_url":"http://b.example/y"},"context_attributes":{"url":"http://c.example/z"}}`, "http://a.example/x"},
+		{"last final url", `{"type":"url","id":"` + id + `","attributes":{"last_final_url":"http://b.example/y"},
+			"context_attributes":{"url":"http://c.example/z"}}`, "http://b.example/y"},
+		{"context attributes", `{"type":"url","id":"` + id + `","context_attributes":{"url":"http://c.example/z"}}`,
+			"http://c.example/z"},
+		{"context url not a string", `{"type":"url","id":"` + id + `","context_attributes":{"url":7}}`, ""},
+		{"context attributes not an object", `{"type":"url","id":"` + id + `","context_attributes":"x"}`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := decodeTestInvestigation(t, ioc.IOC{Type: ioc.SHA256, Value: id}, "file", "contacted_urls", c.item)
+			got := relatedNames(r, "contacted_urls")
+			if len(got) != 1 {
+				t.Fatalf("contacted_urls has %d items, want 1", len(got))
+			}
+			if got[0] != c.want {
+				t.Errorf("url name = %q, want %q", got[0], c.want)
+			}
+		})
+	}
+}
