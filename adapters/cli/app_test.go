@@ -32,3 +32,16 @@ func TestUsageErrorsExit64(t *testing.T) {
 		})
 	}
 }
+
+func TestTriageEmptyInputIsIncomplete(t *testing.T) {
+	var out, errOut bytes.Buffer
+	home := t.TempDir()
+	code := Run(context.Background(), []string{"triage", "--offline"}, IO{In: strings.NewReader("\n# only a comment\n"), Out: &out, Err: &errOut},
+		Env{Home: home, Getenv: func(string) string { return "" }})
+	if code != ExitIncomplete {
+		t.Errorf("exit %d, want %d: an empty input checked nothing (stderr %q)", code, ExitIncomplete, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "no IOCs found") {
+		t.Errorf("stderr %q lacks a warning", errOut.String())
+	}
+}

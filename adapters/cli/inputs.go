@@ -13,8 +13,8 @@ import (
 	"github.com/vex-ioc/vex/core/ioc"
 )
 
-// maxInputLine bounds one input line. A longer line stops the run with its
-// line number instead of growing memory without limit.
+// maxInputLine bounds one input line. A longer line is skipped and reported
+// with its line number instead of growing memory without limit.
 const maxInputLine = 1 << 20
 
 // inputSource yields the IOC inputs of one run: command-line arguments,
@@ -31,6 +31,8 @@ type inputSource struct {
 	// terminal could block until the user types another line.
 	ctx context.Context
 	err error // the first read error, set when the sequence ends early
+	// skipped lists the lines that were too long to read, e.g. "iocs.txt:3".
+	skipped []string
 }
 
 func (s *inputSource) seq() iter.Seq[string] {
@@ -65,7 +67,9 @@ func (s *inputSource) readFile(name string, yield func(string) bool) bool {
 		defer f.Close()
 		r = f
 	}
-	ok, err := scanInputs(r, yield)
+	ok, err := scanInputs(r, yield, func(line int) {
+		s.skipped = append(s.skipped, fmt.Sprintf("%s:%d", displayName(name), line))
+	})
 	if err != nil {
 		s.err = fmt.Errorf("read %s: %w", displayName(name), err)
 	}
@@ -80,45 +84,80 @@ func displayName(name string) string {
 }
 
 // scanInputs yields the inputs of r. It reports false when yield asked to
-// stop.
-func scanInputs(r io.Reader, yield func(string) bool) (bool, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), maxInputLine)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if line == 1 {
-			text = strings.TrimPrefix(text, "\ufeff")
-		}
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		if !strings.ContainsAny(text, " \t,;|\"'") {
-			if !yield(text) {
-				return false, nil
+// stop. A line longer than maxInputLine is skipped and passed to tooLong
+// with its number, so one bad line does not stop a batch; tooLong may be
+// nil.
+func scanInputs(r io.Reader, yield func(string) bool, tooLong func(line int)) (bool, error) {
+	br := bufio.NewReaderSize(r, 64*1024)
+	var buf []byte
+	for line := 1; ; line++ {
+		raw, long, err := readLine(br, &buf)
+		if long {
+			if tooLong != nil {
+				tooLong(line)
 			}
-			continue
+		} else if !yieldLine(raw, line, yield) {
+			return false, nil
 		}
-		matches, err := ioc.ExtractString(text, ioc.ExtractOptions{Invalid: true})
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
 		if err != nil {
-			return false, fmt.Errorf("line %d: %w", line, err)
-		}
-		for _, m := range matches {
-			in := m.IOC.Input
-			if m.Invalid != nil {
-				in = m.Invalid.Input
-			}
-			if !yield(in) {
-				return false, nil
-			}
+			return false, err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return false, fmt.Errorf("line %d is longer than %d bytes: split the input", line+1, maxInputLine)
+}
+
+// readLine reads one line into *buf, without its end of line. long reports a
+// line over maxInputLine, whose bytes are read and dropped. err is io.EOF
+// after the last line.
+func readLine(br *bufio.Reader, buf *[]byte) (line []byte, long bool, err error) {
+	*buf = (*buf)[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !long {
+			if len(*buf)+len(chunk) > maxInputLine+2 { // +2 for CRLF
+				long = true
+				*buf = (*buf)[:0]
+			} else {
+				*buf = append(*buf, chunk...)
+			}
 		}
-		return false, err
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) && len(*buf) == 0 && !long {
+			return nil, false, io.EOF
+		}
+		return *buf, long, err
 	}
-	return true, nil
+}
+
+// yieldLine yields the inputs of one line: the line itself when it is a
+// single token, else the indicators extracted from it.
+func yieldLine(raw []byte, line int, yield func(string) bool) bool {
+	text := strings.TrimSpace(string(raw))
+	if line == 1 {
+		text = strings.TrimPrefix(text, "\ufeff")
+	}
+	if text == "" || strings.HasPrefix(text, "#") {
+		return true
+	}
+	if !strings.ContainsAny(text, " \t,;|\"'") {
+		return yield(text)
+	}
+	matches, err := ioc.ExtractString(text, ioc.ExtractOptions{Invalid: true, MaxLineBytes: maxInputLine + 2})
+	if err != nil {
+		return true // cannot happen: the line is within the limit
+	}
+	for _, m := range matches {
+		in := m.IOC.Input
+		if m.Invalid != nil {
+			in = m.Invalid.Input
+		}
+		if !yield(in) {
+			return false
+		}
+	}
+	return true
 }

@@ -82,24 +82,54 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 		fmt.Fprintln(a.io.Err, report.SummaryLine(r.totals))
 	}
 	if src.err != nil {
-		return &ExitError{Code: ExitUsage, Err: src.err}
+		return &ExitError{Code: ExitIOError, Err: src.err}
 	}
+	r.reportSkipped(src.skipped)
 	if stats.Stopped == enrich.StatusAuth {
 		return &ExitError{
 			Code: ExitConfig,
-			Err:  fmt.Errorf("virustotal rejected the API key; %d IOCs were not looked up", r.totals.Statuses[enrich.StatusAuth]),
+			Err:  fmt.Errorf("virustotal rejected the API key; %s not looked up", count(r.totals.Statuses[enrich.StatusAuth], "IOC was", "IOCs were")),
 			Hint: "check the key with 'vex config --show', then set it with 'vex config --set-api-key'",
 		}
 	}
 	if stats.Stopped == enrich.StatusQuota {
-		fmt.Fprintf(a.io.Err, "vex: quota exhausted: %d IOCs were not looked up; the results above are kept\n",
-			r.totals.Statuses[enrich.StatusQuota])
+		fmt.Fprintf(a.io.Err, "vex: quota exhausted: %s not looked up; the results above are kept. "+
+			"The daily quota resets at 00:00 UTC; rerun the same input then, and cached results cost nothing\n",
+			count(r.totals.Statuses[enrich.StatusQuota], "IOC was", "IOCs were"))
+	}
+	if r.totals.Total == 0 && ctx.Err() == nil {
+		// An empty input checked nothing, which a script must not read as
+		// "all clean".
+		fmt.Fprintln(a.io.Err, "vex: warning: no IOCs found in the input")
+		a.exit = ExitIncomplete
+		return nil
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(a.io.Err, "vex: interrupted: printed the results finished so far")
 	}
 	a.exit = exitCode(r.totals)
+	if len(src.skipped) > 0 && a.exit == ExitOK {
+		a.exit = ExitIncomplete
+	}
 	return nil
+}
+
+// reportSkipped warns about input lines too long to read, which are left out
+// of the results.
+func (r *lookupRun) reportSkipped(skipped []string) {
+	const shown = 10
+	for i, where := range skipped {
+		if i == shown {
+			fmt.Fprintf(r.app.io.Err, "vex: ... and %d more lines skipped\n", len(skipped)-shown)
+			break
+		}
+		fmt.Fprintf(r.app.io.Err, "vex: %s: line longer than %d bytes: skipped; split it to look up its IOCs\n", where, maxInputLine)
+	}
+}
+
+// count returns n with the singular or plural noun phrase.
+func count(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, one, many))
 }
 
 // pullSeq turns a pull iterator back into a sequence that stops early
@@ -130,7 +160,7 @@ func (r *lookupRun) countInputs(src *inputSource) int {
 		if err != nil {
 			return 0
 		}
-		scanInputs(fh, func(string) bool { n++; return true })
+		scanInputs(fh, func(string) bool { n++; return true }, nil)
 		fh.Close()
 	}
 	return n

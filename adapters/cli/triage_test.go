@@ -455,9 +455,9 @@ func TestTriageInputs(t *testing.T) {
 			inputs: []string{cleanIP, suspiciousDom, maliciousHash}},
 		{name: "args then file", args: []string{unseenHash, "-f", crlf}, code: ExitMalicious,
 			inputs: []string{unseenHash, cleanIP, suspiciousDom, maliciousHash}},
-		{name: "long line", args: []string{"-f", long}, code: ExitUsage,
-			inputs: []string{cleanIP}, inErr: "line 3 is longer than"},
-		{name: "missing file", args: []string{"-f", filepath.Join(dir, "absent.txt")}, code: ExitUsage,
+		{name: "long line", args: []string{"-f", long}, code: ExitMalicious,
+			inputs: []string{cleanIP, maliciousHash}, inErr: "long.txt:3: line longer than"},
+		{name: "missing file", args: []string{"-f", filepath.Join(dir, "absent.txt")}, code: ExitIOError,
 			inErr: "absent.txt: no such file"},
 	}
 	for _, tc := range cases {

@@ -69,7 +69,10 @@ type Options struct {
 	// MaxRetries bounds upstream retries after 429, 5xx and network errors
 	// (vt default 3; negative means none).
 	MaxRetries int
-	UserAgent  string
+	// RateLimitWait is the first wait after an upstream 429 without
+	// Retry-After (vt default 20 s).
+	RateLimitWait time.Duration
+	UserAgent     string
 
 	// Quota is the deployment's VirusTotal rate limit and daily quota:
 	// redisstate.Quota, or a ratelimit.Ledger for a single instance.
@@ -185,14 +188,15 @@ func New(opts Options) (*Gateway, error) {
 	}
 	hc.Transport = &countingTransport{next: next, counter: g.metrics.upstream}
 	g.client, err = vt.New(vt.Config{
-		BaseURL:    opts.UpstreamURL,
-		APIKey:     opts.APIKey,
-		HTTPClient: hc,
-		Timeout:    opts.Timeout,
-		MaxRetries: opts.MaxRetries,
-		Limiter:    &boundedLimiter{inner: opts.Quota, maxWait: opts.MaxQueueWait},
-		UserAgent:  opts.UserAgent,
-		Logger:     opts.Logger.With("component", "upstream"),
+		BaseURL:       opts.UpstreamURL,
+		APIKey:        opts.APIKey,
+		HTTPClient:    hc,
+		Timeout:       opts.Timeout,
+		MaxRetries:    opts.MaxRetries,
+		RateLimitWait: opts.RateLimitWait,
+		Limiter:       &boundedLimiter{inner: opts.Quota, maxWait: opts.MaxQueueWait},
+		UserAgent:     opts.UserAgent,
+		Logger:        opts.Logger.With("component", "upstream"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("set up the upstream VirusTotal client: %w", err)

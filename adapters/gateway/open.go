@@ -52,17 +52,18 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	cacheOpts := cache.Options{TTL: cfg.Cache.TTL, NotFoundTTL: cfg.Cache.NotFoundTTL, PartialTTL: cfg.Cache.PartialTTL, Logger: log}
 
 	opts := Options{
-		UpstreamURL:  cfg.API.BaseURL,
-		APIKey:       key,
-		HTTPClient:   opt.HTTPClient,
-		Timeout:      cfg.API.Timeout,
-		MaxRetries:   cfg.API.ClientRetries(),
-		UserAgent:    opt.UserAgent,
-		Clients:      clients,
-		ServeStale:   true,
-		MaxQueueWait: opt.MaxQueueWait,
-		Registry:     opt.Registry,
-		Logger:       log,
+		UpstreamURL:   cfg.API.BaseURL,
+		APIKey:        key,
+		HTTPClient:    opt.HTTPClient,
+		Timeout:       cfg.API.Timeout,
+		MaxRetries:    cfg.API.ClientRetries(),
+		RateLimitWait: cfg.API.RateLimitWait,
+		UserAgent:     opt.UserAgent,
+		Clients:       clients,
+		ServeStale:    true,
+		MaxQueueWait:  opt.MaxQueueWait,
+		Registry:      opt.Registry,
+		Logger:        log,
 	}
 	closeAll := func() {
 		for i := len(opts.Closers) - 1; i >= 0; i-- {

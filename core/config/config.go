@@ -44,15 +44,16 @@ var (
 
 // Default values. DefaultBaseURL is the public VirusTotal API v3.
 const (
-	DefaultBaseURL     = "https://www.virustotal.com/api/v3"
-	DefaultTimeout     = 20 * time.Second
-	DefaultMaxRetries  = 3
-	DefaultConcurrency = 4
-	DefaultTTL         = 24 * time.Hour
-	DefaultNotFoundTTL = 4 * time.Hour
-	DefaultPartialTTL  = time.Hour
-	DefaultFormat      = "console"
-	DefaultServeAddr   = "127.0.0.1:8080"
+	DefaultBaseURL       = "https://www.virustotal.com/api/v3"
+	DefaultTimeout       = 20 * time.Second
+	DefaultMaxRetries    = 3
+	DefaultRateLimitWait = 20 * time.Second
+	DefaultConcurrency   = 4
+	DefaultTTL           = 24 * time.Hour
+	DefaultNotFoundTTL   = 4 * time.Hour
+	DefaultPartialTTL    = time.Hour
+	DefaultFormat        = "console"
+	DefaultServeAddr     = "127.0.0.1:8080"
 
 	// DefaultOsqueryTimeout stays well under osquery's 300 s extension
 	// call timeout, so a slow lookup ends as an error row, not a dropped
@@ -109,6 +110,11 @@ type API struct {
 	// MaxRetries bounds retries of one request after 429, 5xx and network
 	// errors.
 	MaxRetries int
+	// RateLimitWait is the first wait after a 429 without Retry-After; it
+	// grows by the same step with each retry, up to 60 s. VirusTotal counts
+	// requests per minute, so the default 20 s reaches the next window
+	// within three retries.
+	RateLimitWait time.Duration
 	// AllowNonRoutable sends private and reserved IP addresses to
 	// VirusTotal instead of reporting them without a lookup.
 	AllowNonRoutable bool
@@ -190,13 +196,14 @@ func (a API) ClientRetries() int {
 func Default() *Config {
 	return &Config{
 		API: API{
-			BaseURL:     DefaultBaseURL,
-			Tier:        TierFree,
-			PerMinute:   FreePerMinute,
-			PerDay:      FreePerDay,
-			Timeout:     DefaultTimeout,
-			MaxRetries:  DefaultMaxRetries,
-			Concurrency: DefaultConcurrency,
+			BaseURL:       DefaultBaseURL,
+			Tier:          TierFree,
+			PerMinute:     FreePerMinute,
+			PerDay:        FreePerDay,
+			Timeout:       DefaultTimeout,
+			MaxRetries:    DefaultMaxRetries,
+			RateLimitWait: DefaultRateLimitWait,
+			Concurrency:   DefaultConcurrency,
 		},
 		Cache:   Cache{TTL: DefaultTTL, NotFoundTTL: DefaultNotFoundTTL, PartialTTL: DefaultPartialTTL},
 		Verdict: verdict.DefaultThresholds,
@@ -360,6 +367,9 @@ func (c *Config) validate(premiumSet bool) error {
 	}
 	if c.API.MaxRetries < 0 || c.API.MaxRetries > 10 {
 		bad("api.max_retries", "%d, want 0 to 10", c.API.MaxRetries)
+	}
+	if c.API.RateLimitWait <= 0 || c.API.RateLimitWait > time.Minute {
+		bad("api.rate_limit_wait", "%v, want a duration from 1ms to 60s such as \"20s\"", c.API.RateLimitWait)
 	}
 	if c.API.Concurrency < 1 || c.API.Concurrency > 64 {
 		bad("api.concurrency", "%d, want 1 to 64", c.API.Concurrency)

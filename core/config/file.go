@@ -32,6 +32,7 @@ type fileAPI struct {
 	PerDay           int      `toml:"per_day"`
 	Timeout          Duration `toml:"timeout"`
 	MaxRetries       int      `toml:"max_retries"`
+	RateLimitWait    Duration `toml:"rate_limit_wait"`
 	AllowNonRoutable bool     `toml:"allow_non_routable"`
 	Concurrency      int      `toml:"concurrency"`
 }
@@ -120,6 +121,7 @@ func newFileConfig(c *Config) *fileConfig {
 			PerDay:           c.API.PerDay,
 			Timeout:          Duration(c.API.Timeout),
 			MaxRetries:       c.API.MaxRetries,
+			RateLimitWait:    Duration(c.API.RateLimitWait),
 			AllowNonRoutable: c.API.AllowNonRoutable,
 			Concurrency:      c.API.Concurrency,
 		},
@@ -158,6 +160,7 @@ func (f *fileConfig) config() *Config {
 			PerDay:           f.API.PerDay,
 			Timeout:          time.Duration(f.API.Timeout),
 			MaxRetries:       f.API.MaxRetries,
+			RateLimitWait:    time.Duration(f.API.RateLimitWait),
 			AllowNonRoutable: f.API.AllowNonRoutable,
 			Concurrency:      f.API.Concurrency,
 		},

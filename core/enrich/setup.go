@@ -63,13 +63,14 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	closers = append(closers, quota.Close)
 
 	client, err := vt.New(vt.Config{
-		BaseURL:    cfg.API.BaseURL,
-		APIKey:     key,
-		Timeout:    cfg.API.Timeout,
-		MaxRetries: cfg.API.ClientRetries(),
-		Limiter:    quota,
-		UserAgent:  opt.UserAgent,
-		Logger:     log.With("component", "virustotal"),
+		BaseURL:       cfg.API.BaseURL,
+		APIKey:        key,
+		Timeout:       cfg.API.Timeout,
+		MaxRetries:    cfg.API.ClientRetries(),
+		RateLimitWait: cfg.API.RateLimitWait,
+		Limiter:       quota,
+		UserAgent:     opt.UserAgent,
+		Logger:        log.With("component", "virustotal"),
 	})
 	if err != nil {
 		closeAll(closers)

@@ -40,10 +40,10 @@ const (
 // not return soon (a spent daily quota, for one), so the client returns the
 // error at once instead of holding the caller.
 const (
-	backoffBase   = 1 * time.Second
-	backoffMax    = 30 * time.Second
-	maxRetryAfter = 60 * time.Second
-	rateLimitStep = 20 * time.Second
+	backoffBase          = 1 * time.Second
+	backoffMax           = 30 * time.Second
+	maxRetryAfter        = 60 * time.Second
+	defaultRateLimitWait = 20 * time.Second
 )
 
 // Limiter paces requests. Wait blocks until one request may be sent or
@@ -78,6 +78,9 @@ type Config struct {
 	// Sleep waits between retries; tests replace it. The default returns
 	// early with ctx.Err() when ctx ends.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// RateLimitWait is the first wait after a 429 without Retry-After
+	// (default 20s); each retry waits one step longer, up to 60s.
+	RateLimitWait time.Duration
 	// MaxBodyBytes caps a response body (default 32 MiB).
 	MaxBodyBytes int64
 }
@@ -94,6 +97,7 @@ type Client struct {
 	log        *slog.Logger
 	sleep      func(context.Context, time.Duration) error
 	maxBody    int64
+	rateWait   time.Duration
 }
 
 // New validates cfg and returns a Client.
@@ -112,6 +116,7 @@ func New(cfg Config) (*Client, error) {
 		log:        cfg.Logger,
 		sleep:      cfg.Sleep,
 		maxBody:    cfg.MaxBodyBytes,
+		rateWait:   cfg.RateLimitWait,
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -133,6 +138,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
+	}
+	if c.rateWait <= 0 {
+		c.rateWait = defaultRateLimitWait
 	}
 
 	hc := &http.Client{}
@@ -271,7 +279,7 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values) ([]byte
 
 		delay := backoff(attempt, retryAfter)
 		if retryAfter == 0 && errors.Is(err, ErrQuotaExceeded) {
-			delay = rateLimitBackoff(attempt)
+			delay = rateLimitBackoff(attempt, c.rateWait)
 		}
 		c.log.DebugContext(ctx, "virustotal retry", "path", path, "attempt", attempt+1,
 			"delay", delay, "error", err.Error())
@@ -437,11 +445,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // failing together do not retry together.
 // rateLimitBackoff is the wait after a 429 without Retry-After. VirusTotal
 // counts requests per minute, so a retry within a few seconds would meet the
-// same full window; the waits of 15-20 s, 30-40 s and 45-60 s span the next
-// minute, which a per-minute limit must have freed by then. A 429 that
-// outlasts them is the daily quota.
-func rateLimitBackoff(attempt int) time.Duration {
-	d := min(rateLimitStep*time.Duration(attempt+1), maxRetryAfter)
+// same full window; with the default 20 s step the waits of 15-20 s, 30-40 s
+// and 45-60 s span the next minute, which a per-minute limit must have freed
+// by then. A 429 that outlasts them is the daily quota.
+func rateLimitBackoff(attempt int, step time.Duration) time.Duration {
+	d := min(step*time.Duration(attempt+1), maxRetryAfter)
 	return d*3/4 + rand.N(d/4+1)
 }
 

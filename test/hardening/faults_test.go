@@ -78,7 +78,8 @@ const (
 	faultTimeout    = 700 * time.Millisecond
 	// retryWindow is the max time between the first and the last attempt
 	// for one IOC. It adds the longest wait before the one retry (a
-	// Retry-After of 1 s plus 10% jitter, or a backoff of at most 1 s), one
+	// Retry-After of 1 s plus 10% jitter, a backoff of at most 1 s, or the
+	// config's rate_limit_wait of 1 s after a bare 429), one
 	// attempt timing out, and 1 s of slack for a loaded machine.
 	retryWindow = 1100*time.Millisecond + faultTimeout + time.Second
 	// faultRunBound only catches a hung run: a 500-IOC batch under the race

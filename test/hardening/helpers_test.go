@@ -150,7 +150,9 @@ func newHome(t *testing.T, baseURL string, c apiConfig) *home {
 	}
 	dir := t.TempDir()
 	h := &home{dir: dir, dataDir: filepath.Join(dir, "data"), config: filepath.Join(dir, "config.toml")}
-	text := fmt.Sprintf("[api]\nbase_url = %q\ntier = \"premium\"\nper_minute = %d\nper_day = %d\nconcurrency = %d\nmax_retries = %d\ntimeout = %q\n\n[cache]\ndata_dir = %q\n%s",
+	// rate_limit_wait keeps a 429 without Retry-After from waiting the
+	// 20 s a real per-minute window needs.
+	text := fmt.Sprintf("[api]\nbase_url = %q\ntier = \"premium\"\nper_minute = %d\nper_day = %d\nconcurrency = %d\nmax_retries = %d\ntimeout = %q\nrate_limit_wait = \"1s\"\n\n[cache]\ndata_dir = %q\n%s",
 		baseURL, c.perMinute, c.perDay, c.concurrency, c.maxRetries, c.timeout, h.dataDir, c.extra)
 	if err := os.WriteFile(h.config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
