@@ -45,3 +45,17 @@ func TestTriageEmptyInputIsIncomplete(t *testing.T) {
 		t.Errorf("stderr %q lacks a warning", errOut.String())
 	}
 }
+
+func TestTriageConflictingFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"triage", "--offline", "--no-cache", "8.8.8.8"},
+		{"triage", "--offline", "--csv", "-o", "json", "8.8.8.8"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), args, IO{In: strings.NewReader(""), Out: &out, Err: &errOut},
+			Env{Home: t.TempDir(), Getenv: func(string) string { return "" }})
+		if code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitUsage, errOut.String())
+		}
+	}
+}

@@ -206,7 +206,10 @@ func (a *app) width() int {
 	if a.io.Width > 20 {
 		return a.io.Width
 	}
-	return report.DefaultWidth
+	if a.io.OutTTY {
+		return report.FallbackTerminalWidth
+	}
+	return 0 // not a terminal: the writer picks a width that keeps hashes whole
 }
 
 // openKB opens the knowledge base for attaching local data to results. A

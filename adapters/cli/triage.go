@@ -58,7 +58,8 @@ or from stdin when neither is given. A file may be a list with one IOC per
 line or free text (reports, CSV, logs); defanged values are accepted.
 Duplicates are looked up once, results keep input order, and the lookups
 stay within the rate limit and daily quota shared by every vex process.
-Private and reserved addresses are reported without a lookup.`
+Private and reserved addresses are reported without a lookup. An input
+with no IOCs at all exits 3, because nothing was checked.`
 		cmd.Example = `  vex triage 8.8.8.8 evil[.]com
   vex triage -f iocs.txt -o csv > verdicts.csv
   cat hashes.txt | vex triage --alert suspicious --summary`
@@ -81,7 +82,7 @@ what is missing.`
 	fl.StringVarP(&f.format, "output", "o", "", "output `FORMAT`: "+strings.Join(report.Formats, ", ")+" (default from config, else console)")
 	fl.BoolVar(&f.csv, "csv", false, "shorthand for -o csv")
 	fl.BoolVar(&f.defang, "defang", false, "print IOCs and URLs defanged, safe to paste into tickets")
-	fl.StringVar(&f.alert, "alert", "", "print only results at or above `LEVEL` (suspicious, malicious); the exit code still counts all")
+	fl.StringVar(&f.alert, "alert", "", "print only results at or above `LEVEL` (clean, suspicious, malicious); the exit code still counts all")
 	fl.BoolVar(&f.summary, "summary", false, "print one line of counts on stderr at the end")
 	fl.BoolVar(&f.noCache, "no-cache", false, "look up even when cached (the fresh result is cached)")
 	fl.BoolVar(&f.offline, "offline", false, "answer from the cache and knowledge base only; send no request")
@@ -100,7 +101,13 @@ func (a *app) runLookup(ctx context.Context, mode enrich.Mode, args []string, f 
 	}
 	format := f.format
 	if f.csv {
+		if format != "" && format != report.FormatCSV {
+			return usageErr("--csv and -o %s ask for different formats: use one", format)
+		}
 		format = report.FormatCSV
+	}
+	if f.offline && f.noCache {
+		return usageErr("--offline answers from the cache and --no-cache skips it: use one")
 	}
 	if format == "" {
 		format = cfg.Output.Format
