@@ -259,8 +259,13 @@ func (e *Engine) fail(ctx context.Context, err error, g *gate, r *Result) {
 		r.Error = "not looked up: API key rejected"
 		g.close(StatusAuth, r.Error)
 	case ctx.Err() != nil:
+		// The caller's deadline or cancel explains it; the wrapped error
+		// would only repeat the request URL.
 		r.Status = StatusCancelled
-		r.Error = "not looked up: " + err.Error()
+		r.Error = "not looked up: run cancelled"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			r.Error = "not looked up: deadline exceeded"
+		}
 	default:
 		r.Status = StatusFailed
 		r.Error = err.Error()
@@ -292,7 +297,9 @@ func (e *Engine) attachLocal(ctx context.Context, r *Result) {
 	if e.opt.KB == nil || r.Normalized == "" {
 		return
 	}
-	l, err := e.opt.KB.Local(ctx, r.Normalized)
+	// The KB is a local file and quick to read, so even a result cut short
+	// by cancellation carries the analyst's tags and notes.
+	l, err := e.opt.KB.Local(context.WithoutCancel(ctx), r.Normalized)
 	if err != nil {
 		e.opt.Logger.WarnContext(ctx, "knowledge base read failed", "ioc", r.Normalized, "error", err)
 		return

@@ -238,3 +238,18 @@ func TestLookupAttachesLocalData(t *testing.T) {
 		t.Errorf("non-routable result carries tags %v of another IOC", r.Local.Tags)
 	}
 }
+
+func TestCancelledLookupKeepsLocalAndShortError(t *testing.T) {
+	src := &fakeSource{delay: time.Hour}
+	kb := fakeKB{"evil.com": {Tags: []string{"apt-x"}}}
+	e := New(Options{Enrichers: []Enricher{src}, KB: kb})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	r := e.Lookup(ctx, "evil.com", Request{})
+	if r.Status != StatusCancelled || r.Error != "not looked up: deadline exceeded" {
+		t.Errorf("status %s error %q, want cancelled with a short error", r.Status, r.Error)
+	}
+	if !slices.Equal(r.Local.Tags, []string{"apt-x"}) {
+		t.Errorf("Local.Tags = %v, want the KB tags despite the cancellation", r.Local.Tags)
+	}
+}
