@@ -59,3 +59,13 @@ func TestTriageConflictingFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestSetAPIKeyEmptyValueFails(t *testing.T) {
+	home := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"config", "--set-api-key="}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut},
+		Env{Home: home, Getenv: func(string) string { return "" }})
+	if code != ExitUsage {
+		t.Errorf("exit %d, want %d: an empty key must not pass as success (stderr %q)", code, ExitUsage, errOut.String())
+	}
+}

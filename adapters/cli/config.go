@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -98,9 +99,13 @@ const askForKey = "-"
 
 type configFlags struct {
 	setAPIKey string
-	show      bool
-	path      bool
-	set       []string
+	// keyGiven is true when --set-api-key appeared at all, even with an
+	// empty value such as "$KEY" of an unset variable.
+	keyGiven bool
+	ctx      context.Context
+	show     bool
+	path     bool
+	set      []string
 }
 
 func (a *app) newConfigCmd() *cobra.Command {
@@ -129,6 +134,8 @@ Durations are written like 90s, 20m or 24h.`,
   vex -c ./vex.toml config --path`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.keyGiven = cmd.Flags().Changed("set-api-key")
+			f.ctx = cmd.Context()
 			return a.runConfig(f, args)
 		},
 	}
@@ -160,8 +167,8 @@ func (a *app) runConfig(f configFlags, args []string) error {
 			return err
 		}
 	}
-	if f.setAPIKey != "" {
-		if err := a.setAPIKey(path, f.setAPIKey); err != nil {
+	if f.keyGiven || f.setAPIKey != "" {
+		if err := a.setAPIKey(f.ctx, path, f.setAPIKey); err != nil {
 			return err
 		}
 	}
@@ -170,7 +177,7 @@ func (a *app) runConfig(f configFlags, args []string) error {
 			return err
 		}
 	}
-	if f.show || (!f.path && f.setAPIKey == "" && len(f.set) == 0) {
+	if f.show || (!f.path && !f.keyGiven && f.setAPIKey == "" && len(f.set) == 0) {
 		return a.showConfig()
 	}
 	return nil
@@ -219,9 +226,9 @@ func (a *app) setValues(path string, raw []string) error {
 	return nil
 }
 
-func (a *app) setAPIKey(path, value string) error {
+func (a *app) setAPIKey(ctx context.Context, path, value string) error {
 	if value == askForKey {
-		v, err := a.readKey()
+		v, err := a.readKey(ctx)
 		if err != nil {
 			return err
 		}
@@ -244,17 +251,12 @@ func (a *app) setAPIKey(path, value string) error {
 }
 
 // readKey reads the API key from stdin: without echo, after a prompt on
-// stderr, when stdin is a terminal, else the first line.
-func (a *app) readKey() (string, error) {
+// stderr, when stdin is a terminal, else the first line. Ctrl-C at the
+// prompt restores the terminal's echo and returns an error.
+func (a *app) readKey(ctx context.Context) (string, error) {
 	if a.io.InTTY {
 		if fd, ok := a.io.In.(interface{ Fd() uintptr }); ok {
-			fmt.Fprint(a.io.Err, "VirusTotal API key (input hidden): ")
-			b, err := term.ReadPassword(int(fd.Fd()))
-			fmt.Fprintln(a.io.Err)
-			if err != nil {
-				return "", fmt.Errorf("read the API key from the terminal: %w", err)
-			}
-			return string(b), nil
+			return a.promptKey(ctx, int(fd.Fd()))
 		}
 	}
 	// A key is 64 characters; the bound keeps a wrong pipe (a binary file)
@@ -265,6 +267,40 @@ func (a *app) readKey() (string, error) {
 		return "", fmt.Errorf("read the API key from stdin: %w", err)
 	}
 	return line, nil
+}
+
+func (a *app) promptKey(ctx context.Context, fd int) (string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("read the API key from the terminal: %w", err)
+	}
+	fmt.Fprint(a.io.Err, "VirusTotal API key (input hidden): ")
+	type answer struct {
+		key []byte
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		done <- answer{b, err}
+	}()
+	select {
+	case got := <-done:
+		fmt.Fprintln(a.io.Err)
+		if got.err != nil {
+			return "", fmt.Errorf("read the API key from the terminal: %w", got.err)
+		}
+		return string(got.key), nil
+	case <-ctx.Done():
+		// ReadPassword turned echo off and stays blocked in read; put the
+		// terminal back before the process exits.
+		term.Restore(fd, state)
+		fmt.Fprintln(a.io.Err)
+		return "", &ExitError{Code: ExitUsage, Err: errors.New("interrupted: no API key saved")}
+	}
 }
 
 func (a *app) showConfig() error {
