@@ -64,7 +64,7 @@ func startSplunkRig(e *env, latency time.Duration) (*splunkRig, error) {
 
 // environ is the environment of the command under splunkd.
 func (r *splunkRig) environ() []string {
-	return []string{"HOME=" + r.home, "VEX_CONFIG=" + r.cfgPath, "PATH=" + os.Getenv("PATH"), "VEX_LOG_LEVEL=warn"}
+	return []string{"HOME=" + r.home, "VEX_CONFIG=" + r.cfgPath, "PATH=" + os.Getenv("PATH"), "VEX_LOG=warn"}
 }
 
 func (r *splunkRig) close() {

@@ -99,7 +99,7 @@ func ttl(cfg *config.Config) time.Duration {
 
 func logLevel() slog.Level {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("VEX_LOG_LEVEL"))); err != nil {
+	if err := l.UnmarshalText([]byte(os.Getenv("VEX_LOG"))); err != nil {
 		return slog.LevelInfo
 	}
 	return l
