@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// procResult is what one finished process cost.
+// procResult is the cost of one finished process.
 type procResult struct {
 	Wall   time.Duration
 	CPU    time.Duration // user + system
@@ -110,15 +110,6 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	rank := int(p/100*float64(len(s))+0.999999) - 1
 	return s[min(max(rank, 0), len(s)-1)]
-}
-
-// seconds converts durations to seconds.
-func seconds(ds []time.Duration) []float64 {
-	out := make([]float64, len(ds))
-	for i, d := range ds {
-		out[i] = d.Seconds()
-	}
-	return out
 }
 
 // joinRuns formats every run's figure, so the spread is visible beside

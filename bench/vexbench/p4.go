@@ -61,7 +61,7 @@ func runP4(ctx context.Context, e *env) (row, error) {
 	r.Details = append(r.Details,
 		"vex MB/s (wall, process start to exit): "+joinRuns(wall, "%.1f"),
 		"vex MB per CPU second (user + system): "+joinRuns(cpu, "%.1f"),
-		"vex counts: "+strings.Join(strings.Fields(strings.ReplaceAll(counts.String(), "\n", ";")), " "))
+		"vex distinct values: "+countsLine(counts.String()))
 	r.Vex = fmt.Sprintf("%.1f MB/s wall, %.1f MB/CPU-s", vexWall, vexCPU)
 
 	// The Python peers, on the start of the file.
@@ -256,4 +256,14 @@ func writeMixedText(path string, size int) error {
 		return err
 	}
 	return f.Close()
+}
+
+// countsLine turns the "type<TAB>count" lines of vex extract --count into
+// one line, "md5 12, sha1 3, ...".
+func countsLine(out string) string {
+	var parts []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		parts = append(parts, strings.Join(strings.Fields(line), " "))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -22,7 +22,7 @@ import (
 
 const gatewayToken = "bench-gateway-token-0123456789"
 
-// runP7 measures `vex serve` answering cache hits over loopback: latency
+// runP7 measures `vex serve` serving cache hits over loopback: latency
 // at a fixed 1,000 requests/s and the maximum rate, with one replica and
 // with two sharing a redis-server, against the Redis round-trip floor.
 func runP7(ctx context.Context, e *env) (row, error) {
@@ -135,7 +135,7 @@ func startRedisServer(ctx context.Context, bin, dir string) (string, func(), err
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return "", nil, fmt.Errorf("redis-server on %s did not answer PING", addr)
+			return "", nil, fmt.Errorf("redis-server on %s did not reply to PING within 10 s", addr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -226,8 +226,8 @@ func loadGateway(ctx context.Context, hc *http.Client, urls, paths []string, dur
 		}
 	}
 
-	// Open loop: one request every millisecond whatever the answers do,
-	// so a slow answer cannot hide the requests queued behind it.
+	// Open loop: one request every millisecond whatever the responses do,
+	// so a slow response cannot hide the requests queued behind it.
 	var (
 		mu    sync.Mutex
 		times []time.Duration
