@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,8 @@ type extractOptions struct {
 	count   bool
 	all     bool
 	invalid bool
+	// maxLineBytes bounds one input line; 0 keeps ioc.DefaultMaxLineBytes.
+	maxLineBytes int
 }
 
 func (a *app) newExtractCmd() *cobra.Command {
@@ -36,6 +39,11 @@ CSV exports and Markdown or AsciiDoc tables, defanged or not. Reads each FILE,
 or standard input when there is none or FILE is "-". Prints each distinct
 indicator once, in the order first seen, normalised (lowercase hashes and
 hosts, punycode domains, compressed IPv6). Nothing is sent over the network.
+
+Terminal colour codes are removed first. Quoted-printable e-mail text is
+decoded (soft line breaks joined, =3D read as =) from the first line that ends
+in a soft line break and contains an =XX escape, or from a
+"Content-Transfer-Encoding: quoted-printable" header.
 
 A URL's host is not listed again as a domain unless --all is given. Candidates
 that look like indicators but are not valid (a 65-character hex run, an octet
@@ -63,6 +71,7 @@ Output formats (-o):
 	f.BoolVar(&o.count, "count", false, "print only the number of indicators per type")
 	f.BoolVar(&o.all, "all", false, "also list the host of every URL as a domain or IP address")
 	f.BoolVar(&o.invalid, "invalid", false, "also list invalid candidates with the reason")
+	f.IntVar(&o.maxLineBytes, "max-line-bytes", ioc.DefaultMaxLineBytes, "longest input line in bytes, end of line included; a longer line stops extraction with an error naming it")
 	return cmd
 }
 
@@ -83,6 +92,9 @@ func (a *app) runExtract(ctx context.Context, o extractOptions, args []string) e
 	if err != nil {
 		return err
 	}
+	if o.maxLineBytes < 1 {
+		return usageErr("invalid --max-line-bytes %d: give a number of bytes above 0", o.maxLineBytes)
+	}
 
 	// One write per record would make output cost more than extraction.
 	out := bufio.NewWriterSize(a.io.Out, 64<<10)
@@ -102,7 +114,7 @@ func (a *app) extractAll(ctx context.Context, o extractOptions, types []ioc.Type
 	if len(args) == 0 {
 		args = []string{"-"}
 	}
-	opt := ioc.ExtractOptions{All: o.all, Invalid: o.invalid, Types: types}
+	opt := ioc.ExtractOptions{All: o.all, Invalid: o.invalid, Types: types, MaxLineBytes: o.maxLineBytes}
 
 	// Each file is extracted on its own; this set makes the output
 	// distinct across files too.
@@ -156,6 +168,10 @@ func (a *app) extractFile(ctx context.Context, name string, opt ioc.ExtractOptio
 		return usageErr("no input: give a FILE or pipe text to standard input")
 	}
 	if err := ioc.Extract(ctxReader{ctx, r}, opt, emit); err != nil {
+		var tooLong *ioc.LineTooLongError
+		if errors.As(err, &tooLong) {
+			tooLong.Option = "--max-line-bytes"
+		}
 		return fmt.Errorf("extract from %s: %w", label, err)
 	}
 	return nil

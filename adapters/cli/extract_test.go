@@ -221,6 +221,7 @@ func TestExtractErrors(t *testing.T) {
 		{"bad type", []string{"extract", "--type", "sha512"}, ExitUsage, `invalid --type "sha512"`},
 		{"unknown flag", []string{"extract", "--nope"}, ExitUsage, "unknown flag"},
 		{"missing file", []string{"extract", filepath.Join(t.TempDir(), "missing.txt")}, ExitIOError, "open input"},
+		{"negative line limit", []string{"extract", "--max-line-bytes", "-1"}, ExitUsage, "invalid --max-line-bytes -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,5 +256,34 @@ func TestExtractControlCharacters(t *testing.T) {
 	}
 	if strings.ContainsRune(out, 0x1b) {
 		t.Errorf("output contains an escape character: %q", out)
+	}
+}
+
+func TestExtractMaxLineBytes(t *testing.T) {
+	in := "evil.com\n" + strings.Repeat("x", 40) + " b.org\n"
+
+	code, out, errOut := runExtractCLI(t, in, "extract", "--max-line-bytes", "20")
+	if code == 0 {
+		t.Errorf("exit 0 with a line over the limit, stdout %q", out)
+	}
+	want := "extract from standard input: line 2 is longer than 20 bytes: raise --max-line-bytes or split the input"
+	if !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q does not contain %q", errOut, want)
+	}
+
+	code, out, errOut = runExtractCLI(t, in, "extract", "--max-line-bytes", "100")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if want := "domain  evil.com\ndomain  b.org\n"; out != want {
+		t.Errorf("stdout = %q, want %q", out, want)
+	}
+}
+
+func TestExtractAngleDefanging(t *testing.T) {
+	_, out, _ := runExtractCLI(t, "visit hxxps://google<.>com now, also evil<.>com and 1<.>2<.>3<.>4\n", "extract", "--invalid")
+	want := "url     https://google.com\ndomain  evil.com\nipv4    1.2.3.4\n"
+	if out != want {
+		t.Errorf("stdout = %q, want %q", out, want)
 	}
 }

@@ -59,7 +59,7 @@ func escapeEnd(s []byte, i int) int {
 }
 
 // stripEscapes is appendWithoutEscapes for a string, allocating only when
-// s holds an ESC.
+// s contains an ESC.
 func stripEscapes(s string) string {
 	if strings.IndexByte(s, esc) < 0 {
 		return s

@@ -36,7 +36,7 @@ type ExtractOptions struct {
 	// stopping, and reports it as a Match whose Invalid.Reason is "line N
 	// longer than M bytes: skipped" and whose Invalid.Input is the first
 	// 32 bytes of the line followed by "...". The report is made even
-	// without Invalid and whatever Types holds, because the skipped line
+	// without Invalid and whatever Types contains, because the skipped line
 	// may contain indicators.
 	SkipLongLines bool
 }
@@ -82,7 +82,7 @@ const skippedPrefix = 32
 // are not domains, nor are names after a backslash or inside a path.
 // Terminal escape sequences (colour codes) are removed before tokenising.
 // Quoted-printable text is decoded once the input shows that it is
-// quoted-printable: a line ending in a soft line break "=" that also holds
+// quoted-printable: a line ending in a soft line break "=" that also contains
 // an "=XX" escape, or a "Content-Transfer-Encoding: quoted-printable"
 // header. From there on soft line breaks join lines, and a match in joined
 // lines has the number of the first.
@@ -178,13 +178,15 @@ type extractor struct {
 	max         int             // the line limit in bytes
 
 	// Quoted-printable state: qp is set once the input looks
-	// quoted-printable, joined holds lines ended by soft line breaks, and
+	// quoted-printable, joined contains the lines ended by soft line breaks, and
 	// joinedLine is the number of its first line.
 	qp         bool
 	joined     []byte
 	joinedLine int
-	// scratch holds a line without escape sequences or decoded.
-	scratch []byte
+	// scratch is a reused buffer for a decoded quoted-printable line, and
+	// scratchEscape for a line without escape sequences.
+	scratch       []byte
+	scratchEscape []byte
 
 	// raw is the current token as found; refanged is set when Refang
 	// changed it, so Input must be mapped back to the text as found.
@@ -212,6 +214,8 @@ const (
 	clsDelim   = 1 << iota // ends a token: white space, quotes, pipes, commas
 	clsHex                 // 0-9 a-f A-F
 	clsSpecial             // needs a closer look: . : @ brackets backslash
+	clsEscape              // ESC, which starts a terminal escape sequence
+	clsAngle               // '<', a delimiter that may open "<.>"
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -231,6 +235,8 @@ var byteClass = func() (t [256]uint8) {
 	for c := 0x80; c < 0x100; c++ {
 		t[c] = clsSpecial
 	}
+	t[esc] = clsEscape
+	t['<'] |= clsAngle
 	return t
 }()
 
@@ -247,27 +253,37 @@ func (e *extractor) scanLine(line []byte) error {
 		start := i
 		var or uint8
 		hexOnly, angled := true, false
-		for {
-			for i < n {
-				c := byteClass[line[i]]
-				if c&clsDelim != 0 {
-					break
-				}
-				or |= c
-				if c&clsHex == 0 {
-					hexOnly = false
-				}
-				i++
+		var stop uint8 // class of the byte that ended the token
+		for i < n {
+			c := byteClass[line[i]]
+			if c&clsDelim != 0 {
+				stop = c
+				break
 			}
-			// Angle brackets end tokens in HTML and e-mail text, but a
-			// defanged separator such as "<.>" continues the token.
-			if i > start && i < n && line[i] == '<' {
-				if end := angleSeparatorEnd(line, i, true); end > 0 {
+			or |= c
+			if c&clsHex == 0 {
+				hexOnly = false
+			}
+			i++
+		}
+
+		// One test per token for the rare cases keeps plain text fast.
+		if (or|stop)&(clsEscape|clsAngle) != 0 {
+			if or&clsEscape != 0 {
+				// ESC occurs only inside tokens, so the line is clean up
+				// to start. The rest is scanned again without escape
+				// sequences.
+				buf := append(e.scratchEscape[:0], line[:start]...)
+				line = appendWithoutEscapes(buf, line[start:])
+				e.scratchEscape = line
+				n, i = len(line), start
+				continue
+			}
+			if i > start {
+				if end := extendOverAngles(line, i); end != i {
 					i, or, hexOnly, angled = end, or|clsSpecial, false, true
-					continue
 				}
 			}
-			break
 		}
 		if start == i {
 			continue
@@ -330,6 +346,24 @@ func joinSpacedSeparators(line []byte, i int) int {
 		}
 		i = end
 	}
+}
+
+// extendOverAngles returns the end of a token that has reached the "<" at
+// line[i], extended over separators defanged with angle brackets. Angle
+// brackets end tokens in HTML and e-mail text, but "evil<.>com" is one
+// name.
+func extendOverAngles(line []byte, i int) int {
+	for i < len(line) && line[i] == '<' {
+		end := angleSeparatorEnd(line, i, true)
+		if end == 0 {
+			break
+		}
+		i = end
+		for i < len(line) && byteClass[line[i]]&clsDelim == 0 {
+			i++
+		}
+	}
+	return i
 }
 
 // angleSeparatorEnd returns the end of a separator defanged with angle
@@ -922,10 +956,6 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 func (e *extractor) feed(n int, line []byte) error {
 	if n == 1 {
 		line = bytes.TrimPrefix(line, utf8BOM)
-	}
-	if bytes.IndexByte(line, esc) >= 0 {
-		e.scratch = appendWithoutEscapes(e.scratch[:0], line)
-		line = e.scratch
 	}
 	if !e.qp && startsQuotedPrintable(line) {
 		e.qp = true

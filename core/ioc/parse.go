@@ -206,8 +206,8 @@ func parseHostPort(host, port string) (IOC, string) {
 	return IOC{}, "a port follows " + string(ioc.Type) + ", not a host"
 }
 
-// hashLabels maps the labels written before a hash to the hash type.
-var hashLabels = map[string]Type{"md5": MD5, "sha1": SHA1, "sha256": SHA256}
+// hashLabelTypes maps the labels written before a hash to the hash type.
+var hashLabelTypes = map[string]Type{"md5": MD5, "sha1": SHA1, "sha256": SHA256}
 
 // parseLabelledHash parses "label:hex" and "label=hex". It returns ok
 // false when v does not have that form: a label of letters, digits,
@@ -238,7 +238,7 @@ func parseLabelledHash(v string) (ioc IOC, reason string, ok bool) {
 		return IOC{}, fmt.Sprintf("%d hex characters after %q: not a known hash length", len(hex), v[:k+1]), true
 	}
 	name := strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(label))
-	if t, known := hashLabels[name]; known && t != ioc.Type {
+	if t, known := hashLabelTypes[name]; known && t != ioc.Type {
 		return IOC{}, fmt.Sprintf("labelled %s but %d hex characters is a %s", t, len(hex), ioc.Type), true
 	}
 	return ioc, "", true
