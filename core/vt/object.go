@@ -47,12 +47,12 @@ func DecodeObject(body []byte) (*Object, error) {
 	return objectFromMap(m, raw), nil
 }
 
-// decodeData reads body, which must be one JSON object, in a single pass:
-// it returns the raw bytes of the top-level "data" member and, when that is
-// an object, its decoded value (numbers as json.Number). A later "data" key
-// wins, as with json.Unmarshal. Decoding the envelope and then the member
-// separately would scan the whole object four times, which dominated the
-// cost of a cached lookup.
+// decodeData reads body, which must be one JSON object, and returns the raw
+// bytes of its top-level "data" member and, when that is an object, its
+// decoded value (numbers as json.Number). A later "data" key wins, as with
+// json.Unmarshal. The member is scanned twice (to find its end, then to
+// decode it); unmarshalling the envelope first and then the member scanned
+// it four times, which was half the cost of a cached lookup.
 func decodeData(body []byte) (raw []byte, m map[string]any, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
