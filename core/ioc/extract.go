@@ -957,7 +957,7 @@ func (e *extractor) feed(n int, line []byte) error {
 	if n == 1 {
 		line = bytes.TrimPrefix(line, utf8BOM)
 	}
-	if !e.qp && startsQuotedPrintable(line) {
+	if !e.qp && (line[0]|0x20 == 'c' || mayEndInSoftBreak(line)) && startsQuotedPrintable(line) {
 		e.qp = true
 	}
 	if !e.qp {
@@ -975,6 +975,19 @@ func (e *extractor) feed(n int, line []byte) error {
 	}
 	e.joined = append(e.joined, line...)
 	return e.flushJoined()
+}
+
+// mayEndInSoftBreak is a cheap, inlined filter for startsQuotedPrintable:
+// the last byte before the end of line is "=" or white space.
+func mayEndInSoftBreak(line []byte) bool {
+	n := len(line)
+	if n > 0 && line[n-1] == '\n' {
+		n--
+	}
+	if n > 0 && line[n-1] == '\r' {
+		n--
+	}
+	return n > 0 && (line[n-1] == '=' || line[n-1] == ' ' || line[n-1] == '\t')
 }
 
 // flushJoined decodes and scans the quoted-printable lines joined so far.
