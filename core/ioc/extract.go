@@ -957,7 +957,7 @@ func (e *extractor) feed(n int, line []byte) error {
 	if n == 1 {
 		line = bytes.TrimPrefix(line, utf8BOM)
 	}
-	if !e.qp && (line[0]|0x20 == 'c' || mayEndInSoftBreak(line)) && startsQuotedPrintable(line) {
+	if !e.qp && len(line) > 0 && (line[0]|0x20 == 'c' || mayEndInSoftBreak(line)) && startsQuotedPrintable(line) {
 		e.qp = true
 	}
 	if !e.qp {
