@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -77,11 +78,11 @@ func runP5(ctx context.Context, e *env) (row, error) {
 			"the command loads its config before it reads getinfo, and the shared machine's load adds scheduling delay to each start."
 	}
 	if !rssOK {
-		r.Why += " Peak RSS is over 100 MB. A GODEBUG=gctrace=1 run of BenchmarkWarmCache (the same command in process) shows 60 to 80 MB " +
+		r.Why = strings.TrimSpace(r.Why + " Peak RSS is over 100 MB. A GODEBUG=gctrace=1 run of BenchmarkWarmCache (the same command in process) shows 60 to 80 MB " +
 			"live after each collection, from the chunk being processed, its parsed table, the output buffer and the 10,000 memoised rows, and " +
 			"with Go's default GOGC=100 the heap grows to about twice that before the next collection. Each cached lookup also leaves about " +
 			"80 KB of garbage from decoding the whole VirusTotal object. Less garbage per lookup (decoding only the needed fields), " +
-			"smaller buffers per chunk, or a memory limit (GOMEMLIMIT) set by the command would bring it under 100 MB."
+			"smaller buffers per chunk, or a memory limit (GOMEMLIMIT) set by the command would bring it under 100 MB.")
 	}
 	return r, nil
 }

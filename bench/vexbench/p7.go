@@ -76,6 +76,7 @@ func runP7(ctx context.Context, e *env) (row, error) {
 
 	var summaries []string
 	worstP99 := time.Duration(0)
+	minRate := 1000.0
 	for _, replicas := range []int{1, 2} {
 		var urls []string
 		var stops []func()
@@ -99,8 +100,10 @@ func runP7(ctx context.Context, e *env) (row, error) {
 		}
 		worstP99 = max(worstP99, res.p99)
 		summaries = append(summaries, fmt.Sprintf("%d: %.0f rps, p99 %s", replicas, res.maxRPS, ms(res.p99)))
-		r.Details = append(r.Details, fmt.Sprintf("%d replica(s): at 1,000 requests/s p50 %s, p99 %s (%d requests, %d errors); maximum %.0f requests/s with 32 clients",
-			replicas, ms(res.p50), ms(res.p99), res.sent, res.errors, res.maxRPS))
+		rate := float64(res.sent) / dur.Seconds()
+		minRate = min(minRate, rate)
+		r.Details = append(r.Details, fmt.Sprintf("%d replica(s): open loop p50 %s, p99 %s over %d requests (%.0f requests/s achieved of 1,000), %d errors; maximum %.0f requests/s with 32 clients",
+			replicas, ms(res.p50), ms(res.p99), res.sent, rate, res.errors, res.maxRPS))
 	}
 	if up := vt.Count(""); up != nIOCs {
 		r.Details = append(r.Details, fmt.Sprintf("the fake VirusTotal saw %d requests for %d IOCs", up, nIOCs))
@@ -110,6 +113,10 @@ func runP7(ctx context.Context, e *env) (row, error) {
 	r.Met = metWhen(worstP99 < 5*time.Millisecond)
 	if worstP99 >= 5*time.Millisecond {
 		r.Why = "the slowest requests wait for a core: the gateway, Redis and the load generator share the machine's two cores with other work."
+		if minRate < 900 {
+			r.Why += fmt.Sprintf(" The load generator itself sent only %.0f requests/s of its 1 ms schedule, so the machine was saturated during "+
+				"the run and the p99 reflects that load more than the gateway. A rerun on a quiet machine or dedicated cores would settle it.", minRate)
+		}
 	}
 	return r, nil
 }
