@@ -79,8 +79,8 @@ func runP5(ctx context.Context, e *env) (row, error) {
 	}
 	if !rssOK {
 		r.Why = strings.TrimSpace(r.Why + " Peak RSS is over 100 MB. A GODEBUG=gctrace=1 run of BenchmarkWarmCache (the same command in process) shows 60 to 80 MB " +
-			"live after each collection, from the chunk being processed, its parsed table, the output buffer and the 10,000 memoised rows, and " +
-			"with Go's default GOGC=100 the heap grows to about twice that before the next collection. Each cached lookup also leaves about " +
+			"live after each collection: the chunk being processed, its parsed table, the output buffer and the 10,000 memoised rows. " +
+			"With Go's default GOGC=100 the heap grows to about twice that before the next collection. Each cached lookup also leaves about " +
 			"80 KB of garbage from decoding the whole VirusTotal object. Less garbage per lookup (decoding only the needed fields), " +
 			"smaller buffers per chunk, or a memory limit (GOMEMLIMIT) set by the command would bring it under 100 MB.")
 	}
