@@ -21,7 +21,7 @@ func Defang(s string) string {
 	}
 	// Parse drops wrappers, a :port and a "sha256:" label around the value.
 	// Keep them, so "198.51.100.7:8080" stays an address with its port.
-	if text := Refang(strings.TrimSpace(s)); text != ioc.Value {
+	if text := strings.TrimSpace(Refang(strings.TrimSpace(stripEscapes(s)))); text != ioc.Value {
 		if i := strings.Index(text, ioc.Value); i >= 0 {
 			return text[:i] + ioc.Defanged() + text[i+len(ioc.Value):]
 		}
