@@ -231,7 +231,7 @@ the inner loop of P1 and P3), ` + "`BenchmarkDecodeObject`" + ` (core/vt),
   the whole object with its 70 engine results. The osquery table would also
   read the knowledge base for all IOCs of a call in one query. Both change core/vt and core/kb
   beyond a local fix.
-- P1's 20x target against the Python SDK cannot be met by enrichment: our
+- P1's 20x target against the Python SDK is nearly out of reach: our
   bare protocol pass-through (splunkpass) is itself only 20x to 22x the SDK
   pass-through in these runs, so the target asks for enrichment at 90% or
   more of pass-through speed.
