@@ -52,12 +52,15 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	cacheOpts := cache.Options{TTL: cfg.Cache.TTL, NotFoundTTL: cfg.Cache.NotFoundTTL, PartialTTL: cfg.Cache.PartialTTL, Logger: log}
 
 	opts := Options{
-		UpstreamURL:   cfg.API.BaseURL,
-		APIKey:        key,
-		HTTPClient:    opt.HTTPClient,
-		Timeout:       cfg.API.Timeout,
-		MaxRetries:    cfg.API.ClientRetries(),
-		RateLimitWait: cfg.API.RateLimitWait,
+		UpstreamURL: cfg.API.BaseURL,
+		APIKey:      key,
+		HTTPClient:  opt.HTTPClient,
+		Timeout:     cfg.API.Timeout,
+		MaxRetries:  cfg.API.ClientRetries(),
+		// Clients wait out a 429 themselves, with their own
+		// rate_limit_wait; the gateway retries only briefly, then passes
+		// the 429 on rather than hold the request past its deadline.
+		RateLimitWait: upstreamRateLimitWait,
 		UserAgent:     opt.UserAgent,
 		Clients:       clients,
 		ServeStale:    true,
@@ -124,3 +127,7 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	}
 	return g, nil
 }
+
+// upstreamRateLimitWait is the gateway's first wait after an upstream 429
+// without Retry-After.
+const upstreamRateLimitWait = time.Second

@@ -325,3 +325,25 @@ func TestUpstreamQuotaSpent(t *testing.T) {
 		t.Errorf("cached IOC after the quota ran out: status %d cache %q, want a 200 hit", status, h.Get("X-Vex-Cache"))
 	}
 }
+
+// An upstream 429 without Retry-After reaches the client as a quick 429:
+// the client waits it out itself, so the gateway must not hold the request
+// through a long back-off until its deadline turns it into a 504.
+func TestUpstream429PassesOnQuickly(t *testing.T) {
+	fake := vttest.New(vttest.Options{Synthesize: true, APIKey: vtKey})
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	fake.Inject(vttest.Fault{Kind: vttest.Status, Status: http.StatusTooManyRequests})
+	r := startReplica(t, replicaConfig{fake: fake, perMinute: 100})
+
+	start := time.Now()
+	status, body, h := get(t, newHTTPClient(), r.url(), iocPaths(1)[0], tokenBob)
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("the gateway held the request %v, want a few seconds at most", took)
+	}
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+		t.Errorf("status %d Retry-After %q body %s, want 429 with Retry-After", status, h.Get("Retry-After"), body)
+	}
+}
