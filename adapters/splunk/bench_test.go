@@ -11,7 +11,7 @@ import (
 )
 
 // benchInput builds a search of chunks x rows events over distinct IPs.
-func benchInput(b *testing.B, chunks, rows, distinct int) []byte {
+func benchInput(b testing.TB, chunks, rows, distinct int) []byte {
 	var in strings.Builder
 	in.WriteString(getinfo(b, testURI, "sk", "field=src_ip"))
 	n := 0

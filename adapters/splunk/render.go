@@ -100,10 +100,10 @@ func (c *command) fillSingle(v *cells, plainAt, mvAt []int) {
 		v = blankCells
 	}
 	for k := range outputFields {
-		c.rowOut[plainAt[k]] = v.csv[k]
+		c.rowOut[plainAt[k]] = v.csvField(k)
 		c.rowOut[mvAt[k]] = nil
 	}
-	c.rowOut[mvAt[tagsColumn]] = v.tagsMV
+	c.rowOut[mvAt[tagsColumn]] = v.tagsMV()
 }
 
 // fillMulti renders a multivalue input: each output field holds one value
@@ -117,7 +117,7 @@ func (c *command) fillMulti(values []string, plainAt, mvAt []int) {
 		for i, v := range values {
 			per[i] = ""
 			if cv := c.memo[v]; cv != nil {
-				per[i] = string(cv.plain[k])
+				per[i] = cv.plainField(k)
 			}
 		}
 		c.rowOut[plainAt[k]] = appendField(nil, joinLines(per))
