@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +319,25 @@ func TestBinaryUnreachableSplunkd(t *testing.T) {
 	msg, _ := replies[len(replies)-1].meta["error"].(string)
 	if !strings.Contains(msg, "splunkd unreachable") {
 		t.Errorf("error reply = %q", msg)
+	}
+}
+
+// An offline search needs no key, so it answers even when splunkd's REST
+// port, where the key lives, is unreachable.
+func TestBinaryOfflineWithoutSplunkd(t *testing.T) {
+	w := newWorld(t)
+	out, stderr, err := w.run(t, getinfo(t, splunktest.UnreachableURL(t), "field=ip", "offline=true", "kvstore=false")+execute(true, "ip\n8.8.8.8\n"))
+	if err != nil {
+		t.Fatalf("binary failed: %v\nstderr:\n%s", err, stderr)
+	}
+	replies := decode(t, out)
+	for _, r := range replies {
+		if msg, ok := r.meta["error"].(string); ok {
+			t.Errorf("error reply %q, want rows", msg)
+		}
+	}
+	last := replies[len(replies)-1]
+	if len(last.rows) != 1 || !slices.Contains(last.header, "vt_status") {
+		t.Errorf("last reply header %v rows %v, want one row with vt_* columns", last.header, last.rows)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"github.com/vex-ioc/vex/core/secret"
 	"log/slog"
 	"os"
 
@@ -42,9 +44,13 @@ func (s setup) open(ctx context.Context, info *splunk.SearchInfo, args splunk.Ar
 	if err != nil {
 		return nil, err
 	}
-	key, err := sd.APIKey(ctx)
-	if err != nil {
-		return nil, err
+	// An offline search answers from the caches only, so it needs no key
+	// and keeps working while splunkd's REST port is unreachable.
+	var key secret.String
+	if !args.Offline {
+		if key, err = sd.APIKey(ctx); err != nil {
+			return nil, fmt.Errorf("%w; check that splunkd is running and reachable at %s, or run the search with offline=true to answer from the cache", err, info.SplunkdURI)
+		}
 	}
 
 	var opt enrich.OpenOptions
