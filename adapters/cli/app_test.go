@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -67,5 +70,23 @@ func TestSetAPIKeyEmptyValueFails(t *testing.T) {
 		Env{Home: home, Getenv: func(string) string { return "" }})
 	if code != ExitUsage {
 		t.Errorf("exit %d, want %d: an empty key must not pass as success (stderr %q)", code, ExitUsage, errOut.String())
+	}
+}
+
+func TestGatewayTokenRejectedMessage(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"error":{"code":"WrongCredentialsError","message":"send your vex gateway token"}}`)
+	}))
+	defer srv.Close()
+	env := map[string]string{"VT_API_KEY": "wrong-token-123456", "VEX_VT_BASE_URL": srv.URL + "/api/v3"}
+	var out, errOut bytes.Buffer
+	code := Run(context.Background(), []string{"triage", "-q", "8.8.8.8"}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut},
+		Env{Home: t.TempDir(), Getenv: func(k string) string { return env[k] }})
+	if code != ExitConfig {
+		t.Errorf("exit %d, want %d", code, ExitConfig)
+	}
+	if !strings.Contains(errOut.String(), "the API at "+srv.URL) || !strings.Contains(errOut.String(), "gateway") {
+		t.Errorf("stderr %q does not name the server or mention gateway tokens", errOut.String())
 	}
 }

@@ -86,10 +86,17 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	}
 	r.reportSkipped(src.skipped)
 	if stats.Stopped == enrich.StatusAuth {
+		who, hint := "virustotal", "check the key with 'vex config --show', then set it with 'vex config --set-api-key'"
+		if r.cfg.API.BaseURL != config.DefaultBaseURL {
+			// Most other base URLs are a vex serve gateway, which takes
+			// gateway tokens, not VirusTotal keys.
+			who = "the API at " + r.cfg.API.BaseURL
+			hint = "for a vex serve gateway, set one of its tokens as the key; " + hint
+		}
 		return &ExitError{
 			Code: ExitConfig,
-			Err:  fmt.Errorf("virustotal rejected the API key; %s not looked up", count(r.totals.Statuses[enrich.StatusAuth], "IOC was", "IOCs were")),
-			Hint: "check the key with 'vex config --show', then set it with 'vex config --set-api-key'",
+			Err:  fmt.Errorf("%s rejected the API key; %s not looked up", who, count(r.totals.Statuses[enrich.StatusAuth], "IOC was", "IOCs were")),
+			Hint: hint,
 		}
 	}
 	if stats.Stopped == enrich.StatusQuota {
