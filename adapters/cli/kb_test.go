@@ -143,7 +143,10 @@ func TestKBCommandsBadInput(t *testing.T) {
 		{"all with name", []string{"watchlist", "w", "--all"}, "--all"},
 		{"delete with add", []string{"watchlist", "w", "--delete", "--add", "x.com"}, "--delete"},
 		{"export json", []string{"watchlist", "w", "--export", "-o", "json"}, "plain text"},
-		{"import missing file", []string{"watchlist", "w", "--import", "/nonexistent/iocs.txt"}, "no such file"},
+	}
+	// An unreadable input file is an I/O failure, as for triage -f.
+	if r := e.run(t, "", "watchlist", "w", "--import", "/nonexistent/iocs.txt"); r.code != ExitIOError || !strings.Contains(r.stderr, "no such file") {
+		t.Errorf("import missing file: exit %d stderr %q, want %d and the cause", r.code, r.stderr, ExitIOError)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

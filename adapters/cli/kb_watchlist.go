@@ -229,7 +229,7 @@ func (a *app) importIOCs(ctx context.Context, name string) ([]string, error) {
 	if name != "-" {
 		file, err := os.Open(name)
 		if err != nil {
-			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("import watchlist IOCs: %w", err)}
+			return nil, &ExitError{Code: ExitIOError, Err: fmt.Errorf("import watchlist IOCs: %w", err)}
 		}
 		defer file.Close()
 		r = file
@@ -248,7 +248,7 @@ func (a *app) importIOCs(ctx context.Context, name string) ([]string, error) {
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("import %s: file is larger than %d MiB: split it", displayName(name), maxImportBytes>>20)}
 	}
 	if err != nil {
-		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("import %s: %w", displayName(name), err)}
+		return nil, &ExitError{Code: ExitIOError, Err: fmt.Errorf("import %s: %w", displayName(name), err)}
 	}
 	if len(found) == 0 {
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("import %s: no IOCs found; the watchlist is unchanged", displayName(name))}
