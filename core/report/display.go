@@ -104,7 +104,8 @@ func detectionsSection(r enrich.Result, _ Options) []field {
 		if det.Result != "" {
 			label += ": " + Sanitize(det.Result)
 		}
-		if det.Category != "" && det.Category != "malicious" {
+		// The category says something only when the label does not.
+		if det.Category != "" && det.Category != "malicious" && !strings.EqualFold(det.Result, det.Category) {
 			label += " (" + Sanitize(det.Category) + ")"
 		}
 		parts = append(parts, label)

@@ -29,3 +29,17 @@ func TestStatusTextNoRepeat(t *testing.T) {
 		})
 	}
 }
+
+func TestDetectionsNoRepeatedCategory(t *testing.T) {
+	r := enrich.Result{Status: enrich.StatusOK, Summary: enrich.Summary{Detections: []enrich.Detection{
+		{Engine: "Mimosa", Category: "suspicious", Result: "suspicious"},
+		{Engine: "Castor", Category: "suspicious", Result: "Suspicious.Office.AutoOpen"},
+	}}}
+	got := detectionsSection(r, Options{})[0].Value
+	if strings.Contains(got, "suspicious (suspicious)") {
+		t.Errorf("detections %q repeat the category", got)
+	}
+	if !strings.Contains(got, "Suspicious.Office.AutoOpen (suspicious)") {
+		t.Errorf("detections %q lost the category of a named label", got)
+	}
+}
