@@ -89,8 +89,10 @@ const (
 	// server resets connections. net/http's Transport resends a GET by
 	// itself when a reused keep-alive connection closes before the first
 	// response byte. It goes on while it finds idle connections, and the 4
-	// batch workers keep returning more, although at most 2 per host stay idle.
-	transportReplays = 2 + 4
+	// batch workers keep returning more, although at most 2 per host stay
+	// idle. The bound is loose because the count depends on scheduling:
+	// 13 and 16 requests for one IOC were seen under load.
+	transportReplays = 2 + 4*2
 )
 
 // TestFaultMatrix injects every fault at the first, a middle and the last
