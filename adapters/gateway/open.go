@@ -48,6 +48,11 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	for i, t := range cfg.Serve.Tokens {
 		clients[i] = Client{Name: t.Name, Token: t.Token, PerMinute: t.RatePerMinute}
 	}
+	// Check the tokens before any state is opened, so a config the gateway
+	// rejects leaves no cache or ledger files behind.
+	if _, err := newTokens(clients); err != nil {
+		return nil, err
+	}
 	limits := ratelimit.Limits{PerMinute: cfg.API.PerMinute, PerDay: cfg.API.PerDay}
 	cacheOpts := cache.Options{TTL: cfg.Cache.TTL, NotFoundTTL: cfg.Cache.NotFoundTTL, PartialTTL: cfg.Cache.PartialTTL, Logger: log}
 

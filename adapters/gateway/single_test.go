@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vex-ioc/vex/adapters/gateway"
+	"github.com/vex-ioc/vex/core/secret"
 	"github.com/vex-ioc/vex/core/vt/vttest"
 )
 
@@ -345,5 +346,22 @@ func TestUpstream429PassesOnQuickly(t *testing.T) {
 	}
 	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
 		t.Errorf("status %d Retry-After %q body %s, want 429 with Retry-After", status, h.Get("Retry-After"), body)
+	}
+}
+
+func TestOpenWithoutTokensCreatesNothing(t *testing.T) {
+	fake := startFake(t, 0)
+	dir := t.TempDir()
+	cfg := testConfig(replicaConfig{fake: fake, perMinute: 100, dataDir: dir})
+	cfg.Serve.Tokens = nil
+	if _, err := gateway.Open(context.Background(), cfg, secret.New(vtKey), gateway.OpenOptions{}); err == nil {
+		t.Fatal("Open without tokens succeeded")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("data directory holds %d entries after a rejected config, want none", len(entries))
 	}
 }
