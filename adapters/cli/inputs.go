@@ -85,7 +85,7 @@ func displayName(name string) string {
 
 // scanInputs yields the inputs of r. It reports false when yield asked to
 // stop. A line longer than maxInputLine is skipped and passed to tooLong
-// with its number, so one bad line does not stop a batch; tooLong may be
+// with its number, so one bad line does not stop a batch. tooLong may be
 // nil.
 func scanInputs(r io.Reader, yield func(string) bool, tooLong func(line int)) (bool, error) {
 	br := bufio.NewReaderSize(r, 64*1024)

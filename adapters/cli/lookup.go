@@ -188,7 +188,7 @@ func exitCode(t report.Totals) int {
 }
 
 // color reports whether human output gets ANSI colours: on a terminal,
-// unless NO_COLOR is set or the config says otherwise; CLICOLOR_FORCE
+// unless NO_COLOR is set or the config turns colour off; CLICOLOR_FORCE
 // forces it.
 func (a *app) color(cfg *config.Config) bool {
 	switch cfg.Output.Color {

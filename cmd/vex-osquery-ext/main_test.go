@@ -179,7 +179,7 @@ func (e *ext) waitExit(t *testing.T, within time.Duration) int {
 	return -1
 }
 
-// TestExampleQueryOneIOC runs the first example query:
+// TestExampleQueryOneIOC runs the basic lookup query:
 // SELECT * FROM vex_triage WHERE ioc = '8.8.8.8'.
 func TestExampleQueryOneIOC(t *testing.T) {
 	e := startExt(t, extOptions{})
@@ -199,7 +199,7 @@ func TestExampleQueryOneIOC(t *testing.T) {
 		t.Errorf("fake VirusTotal saw %d requests for 8.8.8.8, want 1", n)
 	}
 
-	// The second query is answered from the cache.
+	// The cache serves the second query.
 	rows = e.query(t, osquerytest.Query{Table: "vex_triage", Columns: []string{"ioc", "source"}, Where: []osquerytest.Cond{osquerytest.Eq("ioc", "8.8.8.8")}}, osquerytest.Options{})
 	if len(rows) != 1 || rows[0]["source"] != "cache" {
 		t.Errorf("second query = %v, want source cache", rows)
@@ -209,7 +209,7 @@ func TestExampleQueryOneIOC(t *testing.T) {
 	}
 }
 
-// TestExampleQueryHashJoin runs the join, SELECT h.path, v.verdict
+// TestExampleQueryHashJoin runs the join of the hash table with vex_triage, SELECT h.path, v.verdict
 // FROM hash h JOIN vex_triage v ON v.ioc = h.sha256 WHERE h.path = ...,
 // the way osquery runs it: one vex_triage call per row of hash.
 func TestExampleQueryHashJoin(t *testing.T) {
@@ -245,7 +245,7 @@ func TestKeyFromEnvironment(t *testing.T) {
 
 // TestConcurrentCallsShareLimiter sends more IOCs than the per-minute
 // limit in parallel calls. The calls share one limiter, so the fake
-// VirusTotal, which enforces the same limit, never answers 429, and the
+// VirusTotal, which enforces the same limit, never returns 429, and the
 // IOCs over the limit time out as rows.
 func TestConcurrentCallsShareLimiter(t *testing.T) {
 	e := startExt(t, extOptions{rpm: 5, osqueryTO: "3s"})

@@ -44,12 +44,12 @@ func (s setup) open(ctx context.Context, info *splunk.SearchInfo, args splunk.Ar
 	if err != nil {
 		return nil, err
 	}
-	// An offline search answers from the caches only, so it needs no key
+	// An offline search reads the caches only, so it needs no key
 	// and keeps working while splunkd's REST port is unreachable.
 	var key secret.String
 	if !args.Offline {
 		if key, err = sd.APIKey(ctx); err != nil {
-			return nil, fmt.Errorf("%w; check that splunkd is running and reachable at %s, or run the search with offline=true to answer from the cache", err, info.SplunkdURI)
+			return nil, fmt.Errorf("%w; check that splunkd is running and reachable at %s, or run the search with offline=true to use the cache", err, info.SplunkdURI)
 		}
 	}
 

@@ -13,13 +13,13 @@ import (
 type BatchStats struct {
 	Inputs     int    // inputs read
 	Distinct   int    // distinct indicators and invalid inputs looked at
-	Duplicates int    // inputs answered from an earlier one in the same batch
+	Duplicates int    // inputs that reused the result of an earlier one in the same batch
 	Stopped    Status // StatusQuota or StatusAuth when the batch stopped sending requests
 }
 
-// keptResults is how many emitted results a batch keeps to answer later
-// duplicates. A duplicate of an older one is looked up again, which the
-// cache answers without a request.
+// keptResults is how many emitted results a batch keeps for later
+// duplicates. A duplicate of an older one is looked up again, and the cache
+// returns it without a request.
 const keptResults = 8192
 
 // window bounds how many inputs are between being read and being emitted, so
@@ -35,7 +35,7 @@ func (e *Engine) Batch(ctx context.Context, inputs []string, req Request, emit f
 // input, in input order, as results become ready. Inputs with the same
 // normalised IOC share one lookup. When the source reports the quota spent or
 // the key rejected, Stream sends no further requests: later inputs are still
-// answered from the cache, or get StatusQuota or StatusAuth. When ctx ends,
+// served from the cache, or get StatusQuota or StatusAuth. When ctx ends,
 // Stream stops reading input, and inputs already read are emitted with
 // StatusCancelled unless their lookup finished.
 //
@@ -61,16 +61,16 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 					// This run already fetched it, so the cache is fresh.
 					r.NoCache = false
 				}
-				it.result, _ = e.lookup(ctx, it.input, r, &g)
+				it.result = e.lookup(ctx, it.input, it.parsed, it.parseErr, r, &g)
 				close(it.done)
 			}
 		}()
 	}
 
-	// The reader parses each input, answers duplicates from their first
-	// occurrence and queues the rest for the workers, in input order. The
-	// emitter keeps the last keptResults results; a duplicate of an older
-	// one is looked up again, and the cache answers it.
+	// The reader parses each input, gives duplicates the result of their
+	// first occurrence and queues the rest for the workers, in input order.
+	// The emitter keeps the last keptResults results; a duplicate of an
+	// older one is looked up again, and the cache serves it.
 	var seenMu sync.Mutex
 	seen := make(map[string]*batchItem)
 	go func() {
@@ -91,8 +91,10 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 				queue <- it
 				return
 			}
-			key := dedupKey(input)
-			it := &batchItem{index: n, input: input, key: key, done: make(chan struct{})}
+			// Parsed once here; the worker reuses it.
+			parsed, parseErr := ioc.Parse(input)
+			key := dedupKey(parsed, parseErr)
+			it := &batchItem{index: n, input: input, parsed: parsed, parseErr: parseErr, key: key, done: make(chan struct{})}
 			n++
 			seenMu.Lock()
 			first, dup := seen[key]
@@ -151,13 +153,15 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 
 // batchItem is one input on its way through a batch.
 type batchItem struct {
-	index  int
-	input  string
-	key    string     // dedupKey of input
-	first  *batchItem // earlier input with the same IOC, or nil
-	repeat bool       // a duplicate whose first occurrence was already emitted
-	result Result
-	done   chan struct{} // closed when result is set
+	index    int
+	input    string
+	parsed   ioc.IOC // input parsed, valid when parseErr is nil
+	parseErr error
+	key      string     // dedupKey of input
+	first    *batchItem // earlier input with the same IOC, or nil
+	repeat   bool       // a duplicate whose first occurrence was already emitted
+	result   Result
+	done     chan struct{} // closed when result is set
 }
 
 // emitted replaces a first occurrence in the batch's seen map once it has
@@ -166,9 +170,8 @@ var emitted = &batchItem{}
 
 // dedupKey returns the normalised IOC, or "" for invalid input, which is
 // never merged so each bad line is reported where it is.
-func dedupKey(input string) string {
-	i, err := ioc.Parse(input)
-	if err != nil {
+func dedupKey(i ioc.IOC, parseErr error) string {
+	if parseErr != nil {
 		return ""
 	}
 	return string(i.Type) + ":" + i.Value

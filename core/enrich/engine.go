@@ -16,8 +16,8 @@ import (
 // Request sets how one lookup or batch runs.
 type Request struct {
 	Mode       Mode          // Triage (the default when empty) or Investigate
-	NoCache    bool          // fetch even when cached; the fresh answer is stored
-	Offline    bool          // answer from cache and KB only; a miss is StatusOfflineMiss
+	NoCache    bool          // fetch even when cached; the fresh response is stored
+	Offline    bool          // use the cache and KB only; a miss is StatusOfflineMiss
 	MaxAge     time.Duration // accept cache entries up to this age; 0 means the cache's own TTL
 	AllowStale bool          // when the source is rate-limited or fails, serve an expired entry
 }
@@ -87,12 +87,12 @@ func (e *Engine) Close() error {
 // It never returns an error: every failure is a status on the Result.
 // Concurrent lookups of the same indicator share one source request.
 func (e *Engine) Lookup(ctx context.Context, input string, req Request) Result {
-	r, _ := e.lookup(ctx, input, req, nil)
-	return r
+	i, err := ioc.Parse(input)
+	return e.lookup(ctx, input, i, err, req, nil)
 }
 
 // gate stops a batch from sending requests once the quota is spent or the
-// key was rejected, while cache hits still answer.
+// key was rejected, while cache hits still return results.
 type gate struct {
 	mu     sync.Mutex
 	status Status
@@ -119,17 +119,15 @@ func (g *gate) close(s Status, reason string) {
 	g.mu.Unlock()
 }
 
-// lookup does the work of Lookup. It also returns the parsed IOC's key, or
-// "" when the input is invalid.
-func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate) (r Result, key string) {
+// lookup does the work of Lookup for an input that the caller has already
+// parsed into i, or failed to parse with parseErr.
+func (e *Engine) lookup(ctx context.Context, input string, i ioc.IOC, parseErr error, req Request, g *gate) (r Result) {
 	mode := req.mode()
 	r = Result{Input: input, Mode: mode, Source: SourceNone}
-
-	i, err := ioc.Parse(input)
-	if err != nil {
+	if parseErr != nil {
 		r.Status = StatusInvalid
-		r.Error = invalidReason(err)
-		return r, ""
+		r.Error = invalidReason(parseErr)
+		return r
 	}
 	r.Type, r.Normalized, r.Flags = i.Type, i.Value, i.Flags
 	// The named result lets the deferred call change what is returned.
@@ -137,33 +135,33 @@ func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate)
 
 	if i.Has(ioc.FlagNonRoutable) && !e.opt.AllowNonRoutable {
 		r.Status = StatusNonRoutable
-		return r, i.Value
+		return r
 	}
 	src := e.enricherFor(i.Type)
 	if src == nil {
 		r.Status = StatusFailed
 		r.Error = fmt.Sprintf("no enricher supports %s", i.Type)
-		return r, i.Value
+		return r
 	}
 
 	ck := cache.Key{Mode: string(mode), Type: string(i.Type), Value: i.Value}
 	entry, fresh, cached := e.cached(ctx, ck, req)
 	if cached && fresh && !req.NoCache {
 		e.fill(src, i, entry, SourceCache, &r)
-		return r, i.Value
+		return r
 	}
 	if req.Offline {
 		if cached {
 			e.fill(src, i, entry, SourceStaleCache, &r)
-			return r, i.Value
+			return r
 		}
 		r.Status = StatusOfflineMiss
 		r.Error = "offline: not in cache"
-		return r, i.Value
+		return r
 	}
 	if s, reason, stop := g.closed(); stop {
 		r.Status, r.Error = s, reason
-		return r, i.Value
+		return r
 	}
 
 	rec, fetchedAt, err := e.fetch(ctx, src, i, ck, mode)
@@ -173,10 +171,10 @@ func (e *Engine) lookup(ctx context.Context, input string, req Request, g *gate)
 			e.opt.Logger.WarnContext(ctx, "serving stale cache entry", "ioc", i.Value, "error", err)
 			e.fill(src, i, entry, SourceStaleCache, &r)
 		}
-		return r, i.Value
+		return r
 	}
 	e.fill(src, i, cache.Entry{Key: ck, Status: string(rec.Status), Data: rec.Data, FetchedAt: fetchedAt}, SourceAPI, &r)
-	return r, i.Value
+	return r
 }
 
 func invalidReason(err error) string {
@@ -215,8 +213,8 @@ func (e *Engine) cached(ctx context.Context, key cache.Key, req Request) (cache.
 	return entry, fresh, true
 }
 
-// fetch asks the source, sharing one request among concurrent callers for
-// the same key, and stores the answer in the cache.
+// fetch queries the source, sharing one request among concurrent callers
+// for the same key, and stores the response in the cache.
 func (e *Engine) fetch(ctx context.Context, src Enricher, i ioc.IOC, key cache.Key, mode Mode) (Record, time.Time, error) {
 	type answer struct {
 		rec Record
@@ -279,7 +277,7 @@ func (e *Engine) fill(src Enricher, i ioc.IOC, entry cache.Entry, from Source, r
 	rec := Record{Status: RecordStatus(entry.Status), Data: entry.Data}
 	if err := src.Decode(i, rec, r); err != nil {
 		r.Status = StatusFailed
-		r.Error = fmt.Sprintf("decode %s answer: %v", src.Name(), err)
+		r.Error = fmt.Sprintf("decode %s response: %v", src.Name(), err)
 		r.Verdict = verdict.Unknown
 		return
 	}

@@ -10,7 +10,7 @@ import (
 // Enricher is one intelligence source. VirusTotal is the built-in one; others
 // plug in by implementing this interface and registering with the engine.
 //
-// Fetch returns what the source said as a Record, which the engine caches
+// Fetch returns the source's response as a Record, which the engine caches
 // as-is; Decode turns a Record, fresh or cached, into result fields. Keeping
 // the two apart means a cache hit and a fresh lookup produce the same result.
 type Enricher interface {
@@ -18,7 +18,7 @@ type Enricher interface {
 	Name() string
 	// Supports reports whether the source can look up indicators of type t.
 	Supports(t ioc.Type) bool
-	// Fetch looks up one indicator. A "not found" answer is a Record with
+	// Fetch looks up one indicator. A "not found" response is a Record with
 	// RecordNotFound, not an error. Errors wrap ErrQuota, ErrUnauthorized or
 	// context errors when those are the cause.
 	Fetch(ctx context.Context, i ioc.IOC, mode Mode) (Record, error)
@@ -28,7 +28,7 @@ type Enricher interface {
 	Decode(i ioc.IOC, rec Record, r *Result) error
 }
 
-// RecordStatus says what kind of answer a Record holds.
+// RecordStatus is the kind of response a Record contains.
 type RecordStatus string
 
 const (
@@ -39,7 +39,7 @@ const (
 	RecordPartial RecordStatus = "partial"
 )
 
-// Record is a source's raw answer for one indicator.
+// Record is a source's raw response for one indicator.
 type Record struct {
 	Status RecordStatus
 	Data   []byte // source-specific, e.g. the VirusTotal JSON body
@@ -49,7 +49,7 @@ type Record struct {
 // without knowing the source.
 var (
 	// ErrQuota means the request quota is spent (daily quota, or the API
-	// kept answering 429 after retries). The batch stops issuing requests.
+	// kept returning 429 after retries). The batch stops issuing requests.
 	ErrQuota = errors.New("quota exhausted")
 	// ErrUnauthorized means the source rejected the API key. The batch stops.
 	ErrUnauthorized = errors.New("api key rejected")

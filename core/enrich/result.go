@@ -21,7 +21,7 @@ const (
 	Investigate Mode = "investigate"
 )
 
-// Source says where a result came from.
+// Source is where a result came from.
 type Source string
 
 const (
@@ -31,7 +31,7 @@ const (
 	SourceNone       Source = "none"        // no data: invalid, skipped or failed
 )
 
-// Status says what happened to one indicator. Every input ends with exactly
+// Status is what happened to one indicator. Every input ends with exactly
 // one status, so a batch can account for each line it was given.
 type Status string
 
@@ -43,11 +43,11 @@ const (
 	StatusOfflineMiss Status = "not_cached"      // offline mode and nothing cached
 	StatusQuota       Status = "quota_exhausted" // not looked up because the quota ran out
 	StatusAuth        Status = "unauthorized"    // the API rejected the key
-	StatusFailed      Status = "failed"          // lookup failed; Error says why
+	StatusFailed      Status = "failed"          // lookup failed; Error gives the reason
 	StatusCancelled   Status = "cancelled"       // the run stopped before this lookup
 )
 
-// Enriched reports whether the status means the source answered, either with
+// Enriched reports whether the status means the source responded, either with
 // data or with "not found".
 func (s Status) Enriched() bool { return s == StatusOK || s == StatusNotFound }
 
