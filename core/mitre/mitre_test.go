@@ -204,36 +204,13 @@ func TestMapOddTypes(t *testing.T) {
 	}
 }
 
-func loadJSON(t *testing.T, path string) map[string]any {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]any
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	return v
-}
-
-func attributes(doc map[string]any) map[string]any {
-	if d, ok := doc["data"].(map[string]any); ok {
-		doc = d
-	}
-	if a, ok := doc["attributes"].(map[string]any); ok {
-		return a
-	}
-	return doc
-}
-
 // TestMapFixtures maps real VirusTotal payloads: a file object, its
 // behaviour summary and a behaviour_mitre_trees response.
 func TestMapFixtures(t *testing.T) {
 	dir := fixtures.Dir(t, "vt")
-	file := attributes(loadJSON(t, filepath.Join(dir, "azul-plugin-virustotal", "crowdsourced.json")))
-	summary := loadJSON(t, filepath.Join(dir, "msticpy", "vt3_behavior_summary.json"))
-	trees := loadJSON(t, filepath.Join(dir, "deploymenttheory-go-api-sdk-virustotal", "file_behaviours", "mocks", "validate_get_mitre_trees.json"))
+	file := fixtures.Attributes(fixtures.LoadJSON(t, filepath.Join(dir, "azul-plugin-virustotal", "crowdsourced.json")))
+	summary := fixtures.LoadJSON(t, filepath.Join(dir, "msticpy", "vt3_behavior_summary.json"))
+	trees := fixtures.LoadJSON(t, filepath.Join(dir, "deploymenttheory-go-api-sdk-virustotal", "file_behaviours", "mocks", "validate_get_mitre_trees.json"))
 
 	got := Map(file, summary, trees)
 	byID := map[string]Mapping{}

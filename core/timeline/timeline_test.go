@@ -3,7 +3,6 @@ package timeline
 import (
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,29 +164,6 @@ func TestWhoisTextIPRegistry(t *testing.T) {
 	}
 }
 
-func load(t *testing.T, path string) map[string]any {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v map[string]any
-	if err := json.Unmarshal(data, &v); err != nil {
-		t.Fatalf("decode %s: %v", path, err)
-	}
-	return v
-}
-
-func attributes(doc map[string]any) map[string]any {
-	if d, ok := doc["data"].(map[string]any); ok {
-		doc = d
-	}
-	if a, ok := doc["attributes"].(map[string]any); ok {
-		return a
-	}
-	return doc
-}
-
 func kindsOf(events []Event) map[string]int {
 	m := map[string]int{}
 	for _, e := range events {
@@ -211,7 +187,7 @@ func TestFixtures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			got := FromAttributes("x", c.typ, attributes(load(t, filepath.Join(dir, c.file))))
+			got := FromAttributes("x", c.typ, fixtures.Attributes(fixtures.LoadJSON(t, filepath.Join(dir, c.file))))
 			k := kindsOf(got)
 			for _, w := range c.want {
 				if k[w] == 0 {
@@ -226,7 +202,7 @@ func TestFixtures(t *testing.T) {
 		})
 	}
 
-	res := load(t, filepath.Join(dir, "virustotalx/Domain/with_relationships/resolutions/1_3_7_1.body.json"))
+	res := fixtures.LoadJSON(t, filepath.Join(dir, "virustotalx/Domain/with_relationships/resolutions/1_3_7_1.body.json"))
 	dns := FromResolutions("github.com", []any{res})
 	items, _ := res["data"].([]any)
 	if len(dns) != len(items) || len(dns) == 0 {
