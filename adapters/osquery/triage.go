@@ -194,7 +194,7 @@ func (t *lookupTable) lookupAll(ctx context.Context, inputs []lookupInput) []enr
 		select {
 		case <-finished:
 		case <-time.After(2 * time.Second):
-			t.logger.Warn("lookups still running after the call deadline; answering without them", "table", t.name)
+			t.logger.Warn("lookups still running after the call deadline; returning rows without them", "table", t.name)
 		}
 	}
 
@@ -261,7 +261,7 @@ func statusMessage(r enrich.Result) string {
 }
 
 // triageRow turns one result into a vex_triage row. Counts stay empty
-// (NULL in osquery) unless VirusTotal answered, so a failure never reads
+// (NULL in osquery) unless VirusTotal returned data, so a failure never reads
 // as "0 engines flagged it".
 func triageRow(in lookupInput, r enrich.Result) map[string]string {
 	src := r.Source

@@ -32,7 +32,7 @@ var DefaultLimits = Limits{
 }
 
 // ProtocolError reports input that does not follow the chunked protocol.
-// The command answers it with an error reply and stops.
+// The command sends an error reply and stops.
 type ProtocolError struct {
 	Msg string
 	Err error
