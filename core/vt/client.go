@@ -310,6 +310,13 @@ func (c *Client) once(ctx context.Context, target, path string, attempt int) (bo
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("build request for virustotal %s: %w", path, err)
 	}
+	// An empty body without GetBody makes the GET non-replayable, so the
+	// Transport never resends it by itself on a reused connection that
+	// closed. Such resends would bypass the limiter and spend quota it
+	// never counted; the retry loop above resends instead, under the
+	// limiter. Nothing is sent on the wire: the Transport sees the body is
+	// empty and writes a plain GET.
+	req.Body = emptyBody{}
 	if !c.key.IsZero() {
 		req.Header.Set("x-apikey", c.key.Reveal())
 	}
@@ -463,3 +470,9 @@ func backoff(attempt int, retryAfter time.Duration) time.Duration {
 	}
 	return d/2 + rand.N(d/2+1)
 }
+
+// emptyBody is a request body with no bytes. See its use in once.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }

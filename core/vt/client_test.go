@@ -410,6 +410,10 @@ func TestHeadersAndNoRedirect(t *testing.T) {
 		if r.URL.RawQuery != "" {
 			t.Errorf("query %q sent, want none", r.URL.RawQuery)
 		}
+		// A GET goes out without a body or body framing.
+		if r.ContentLength != 0 || len(r.TransferEncoding) != 0 || r.Header.Get("Content-Length") != "" {
+			t.Errorf("body framing sent: length %d, transfer-encoding %v", r.ContentLength, r.TransferEncoding)
+		}
 		http.Redirect(w, r, target.URL+"/steal", http.StatusFound)
 	}))
 	defer srv.Close()
@@ -544,5 +548,27 @@ func TestRetry429WithoutRetryAfterSpansAMinute(t *testing.T) {
 	}
 	if len(delays) != 2 || total < 45*time.Second {
 		t.Errorf("delays %v (total %v), want two waits adding up to at least 45s", delays, total)
+	}
+}
+
+// TestResetNotReplayedOutsideLimiter checks that every request reaching
+// VirusTotal went through the limiter. net/http's Transport resends a GET
+// by itself when a reused keep-alive connection closes before the first
+// response byte, and with a pool of idle connections it may do so many
+// times; each such resend costs quota that the limiter never counted.
+func TestResetNotReplayedOutsideLimiter(t *testing.T) {
+	srv := startFake(t, vttest.Options{Synthesize: true})
+	lim := &countingLimiter{}
+	c, _ := newClient(t, vt.Config{BaseURL: srv.URL(), Limiter: lim, MaxRetries: -1})
+	// The first lookup leaves a keep-alive connection in the pool.
+	if _, err := c.GetObject(context.Background(), ioc.SHA256, sha); err != nil {
+		t.Fatal(err)
+	}
+	srv.Inject(vttest.Fault{Kind: vttest.Reset})
+	if _, err := c.GetObject(context.Background(), ioc.Domain, "example.org"); err == nil {
+		t.Fatal("GetObject over a reset connection succeeded")
+	}
+	if n, calls := srv.Count(""), lim.calls.Load(); int32(n) != calls {
+		t.Errorf("requests = %d, limiter calls = %d; want them equal", n, calls)
 	}
 }

@@ -49,8 +49,8 @@ func hostileFixtures(t *testing.T) string {
 			"Engine\x1b[5m": map[string]any{"category": "malicious", "engine_name": "Engine\x1b[5m", "result": hostileFormula + hostileEscapes},
 			"Other":         map[string]any{"category": "malicious", "engine_name": "Other", "result": invalidUTF8Marker},
 		},
-		"reputation":        -50,
-		"size":              1234,
+		"reputation":         -50,
+		"size":               1234,
 		"last_analysis_date": 1700000000,
 	}
 	body, err := json.Marshal(map[string]any{"data": map[string]any{"type": "file", "id": hostileHash, "attributes": attrs}})

@@ -196,4 +196,3 @@ func TestHugeBodyRejected(t *testing.T) {
 	}
 	checkCache(t, h, results)
 }
-
