@@ -116,9 +116,16 @@ func (a *app) extractAll(ctx context.Context, o extractOptions, types []ioc.Type
 	}
 	opt := ioc.ExtractOptions{All: o.all, Invalid: o.invalid, Types: types, MaxLineBytes: o.maxLineBytes}
 
-	// Each file is extracted on its own; this set makes the output
-	// distinct across files too.
-	seen := map[string]bool{}
+	// ioc.Extract reports each valid value once per input. With several
+	// inputs, seen makes the output distinct across them too. Invalid
+	// candidates always go through invalidSeen, because Extract removes
+	// their duplicates before it maps each back to the text as found, and
+	// two candidates may come out as the same text.
+	var seen map[extractKey]struct{}
+	if len(args) > 1 {
+		seen = map[extractKey]struct{}{}
+	}
+	invalidSeen := map[string]struct{}{}
 	counts := map[string]int{}
 	for _, name := range args {
 		fileField := ""
@@ -126,19 +133,15 @@ func (a *app) extractAll(ctx context.Context, o extractOptions, types []ioc.Type
 			fileField = name
 		}
 		emit := func(m ioc.Match) error {
-			rec := recordFor(m, o.defang, fileField)
-			key := rec.Type + "\x00" + rec.Normalized
-			if m.Invalid != nil {
-				key = "\x00" + m.Invalid.Input
-			}
-			if seen[key] {
+			if !firstSeen(m, seen, invalidSeen) {
 				return nil
 			}
-			seen[key] = true
-			counts[rec.Type]++
 			if o.count {
+				counts[matchType(m)]++
 				return nil
 			}
+			rec := recordFor(m, o.defang, w.format != "console", fileField)
+			counts[rec.Type]++
 			return w.write(rec)
 		}
 		if err := a.extractFile(ctx, name, opt, emit); err != nil {
@@ -150,6 +153,42 @@ func (a *app) extractAll(ctx context.Context, o extractOptions, types []ioc.Type
 		return w.writeCounts(counts)
 	}
 	return w.close()
+}
+
+// extractKey identifies a valid indicator across inputs.
+type extractKey struct {
+	typ   ioc.Type
+	value string
+}
+
+// firstSeen reports whether m is the first report of its value. A nil seen
+// trusts ioc.Extract to report each valid value once.
+func firstSeen(m ioc.Match, seen map[extractKey]struct{}, invalidSeen map[string]struct{}) bool {
+	if m.Invalid != nil {
+		if _, dup := invalidSeen[m.Invalid.Input]; dup {
+			return false
+		}
+		invalidSeen[m.Invalid.Input] = struct{}{}
+		return true
+	}
+	if seen == nil {
+		return true
+	}
+	k := extractKey{m.IOC.Type, m.IOC.Value}
+	if _, dup := seen[k]; dup {
+		return false
+	}
+	seen[k] = struct{}{}
+	return true
+}
+
+// matchType returns the type column of a match, which is its indicator
+// type or "invalid".
+func matchType(m ioc.Match) string {
+	if m.Invalid != nil {
+		return "invalid"
+	}
+	return string(m.IOC.Type)
 }
 
 // extractFile runs extraction over one named file, "-" being stdin.
@@ -190,7 +229,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func recordFor(m ioc.Match, defang bool, file string) extractRecord {
+// recordFor builds the output row of m. The defanged column costs a
+// rewrite of the value, so it is filled only with withDefanged or defang.
+func recordFor(m ioc.Match, defang, withDefanged bool, file string) extractRecord {
 	if m.Invalid != nil {
 		input := m.Invalid.Input
 		if defang {
@@ -202,10 +243,12 @@ func recordFor(m ioc.Match, defang bool, file string) extractRecord {
 		IOC:        m.IOC.Input,
 		Type:       string(m.IOC.Type),
 		Normalized: m.IOC.Value,
-		Defanged:   m.IOC.Defanged(),
 		Flags:      m.IOC.Flags,
 		Line:       m.Line,
 		File:       file,
+	}
+	if withDefanged || defang {
+		rec.Defanged = m.IOC.Defanged()
 	}
 	if rec.Flags == nil {
 		rec.Flags = []ioc.Flag{}

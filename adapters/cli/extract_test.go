@@ -287,3 +287,23 @@ func TestExtractAngleDefanging(t *testing.T) {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
 }
+
+func TestExtractCountFiles(t *testing.T) {
+	// A file given twice adds nothing: counts are of values distinct
+	// across all inputs, invalid candidates included.
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.txt")
+	if err := os.WriteFile(a, []byte("evil.com 1.2.3.4 10.0.0.256\nEVIL[.]com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{a}, {a, a}} {
+		code, out, errOut := runExtractCLI(t, "", append([]string{"extract", "--count", "--invalid"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%d inputs: exit %d, stderr %q", len(args), code, errOut)
+		}
+		want := "ipv4    1\ndomain  1\ninvalid 1\ntotal   3\n"
+		if out != want {
+			t.Errorf("%d inputs: stdout = %q, want %q", len(args), out, want)
+		}
+	}
+}
