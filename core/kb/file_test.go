@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"sync"
 	"syscall"
@@ -397,5 +398,42 @@ func TestMigrationsAppliedOnce(t *testing.T) {
 	}
 	if mode != "wal" {
 		t.Errorf("journal_mode = %q, want wal", mode)
+	}
+}
+
+// A read must not take SQLite's write lock: the osquery extension and the
+// Splunk command read the knowledge base for every lookup, while `vex tag`
+// in another process may be writing it.
+func TestReadWhileAnotherProcessWrites(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kb.db")
+	k := mustOpen(t, path)
+	if _, err := k.AddTags(ctx, "8.8.8.8", "resolver"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The writer stands for another process. _busy_timeout=0 makes a lock
+	// conflict fail at once instead of waiting.
+	writer, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	conn, err := writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatalf("take the write lock: %v", err)
+	}
+	defer conn.ExecContext(ctx, "ROLLBACK")
+
+	l, err := k.Local(ctx, "8.8.8.8")
+	if err != nil {
+		t.Fatalf("Local while another connection holds the write lock: %v", err)
+	}
+	if !reflect.DeepEqual(l.Tags, []string{"resolver"}) {
+		t.Errorf("tags = %q, want [resolver]", l.Tags)
 	}
 }

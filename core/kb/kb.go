@@ -71,9 +71,10 @@ type Options struct {
 
 // KB is an open knowledge base. It is safe for concurrent use.
 type KB struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time
+	db     *sql.DB // writes, and the checks at Open
+	readDB *sql.DB // read transactions, which take no write lock
+	path   string
+	now    func() time.Time
 }
 
 // Open opens the knowledge base at path, creating the file and its folder
@@ -118,14 +119,27 @@ func Open(ctx context.Context, path string, opt Options) (*KB, error) {
 		db.Close()
 		return nil, err
 	}
+
+	// Reads get a pool of their own, because _txlock applies to every BEGIN
+	// of a pool and mattn/go-sqlite3 ignores sql.TxOptions.ReadOnly. On db,
+	// a read would take the write lock and queue behind every writer and
+	// every other reader, in this process and in others.
+	readDSN := fmt.Sprintf("file:%s?mode=rw&_busy_timeout=%d&_txlock=deferred&_query_only=1",
+		escapePath(path), busyTimeout.Milliseconds())
+	readDB, err := sql.Open("sqlite3", readDSN)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open knowledge base %s for reading: %w", path, err)
+	}
+	k.readDB = readDB
 	return k, nil
 }
 
 // Path returns the file the knowledge base lives in.
 func (k *KB) Path() string { return k.path }
 
-// Close releases the database handle.
-func (k *KB) Close() error { return k.db.Close() }
+// Close releases the database handles.
+func (k *KB) Close() error { return errors.Join(k.readDB.Close(), k.db.Close()) }
 
 // prepareFile creates the folder of a new file and reports the SQLite open
 // mode: "rwc" for a new file, "rw" for an existing one, so that a file that
@@ -274,7 +288,7 @@ func (k *KB) write(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 // read runs fn in a read transaction, so a listing reads one consistent
 // snapshot even while other processes write.
 func (k *KB) read(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := k.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := k.readDB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return k.fail(op, err)
 	}
