@@ -71,7 +71,7 @@ type harness struct {
 
 // shortSocket returns a socket path short enough for osquery-go's limit
 // of 97 characters, which t.TempDir paths can exceed.
-func shortSocket(t *testing.T) string {
+func shortSocket(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "vxo")
 	if err != nil {
@@ -81,7 +81,7 @@ func shortSocket(t *testing.T) string {
 	return filepath.Join(dir, "osquery.em")
 }
 
-func start(t *testing.T, opt vexosq.Options) *harness {
+func start(t testing.TB, opt vexosq.Options) *harness {
 	t.Helper()
 	m := osquerytest.New(shortSocket(t))
 	if err := m.Start(); err != nil {

@@ -195,7 +195,11 @@ func (m *Manager) Dial(ctx context.Context, uuid osquery.ExtensionRouteUUID, tim
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to extension %d: %w", uuid, err)
 	}
-	trans := thrift.NewTSocketFromConnConf(conn, &thrift.TConfiguration{SocketTimeout: timeout})
+	sock := thrift.NewTSocketFromConnConf(conn, &thrift.TConfiguration{SocketTimeout: timeout})
+	// osqueryd's extension client reads and writes through a
+	// TBufferedTransport (osquery/extensions/impl_thrift.cpp), so a reply
+	// costs a few reads, not two per string.
+	trans := thrift.NewTBufferedTransport(sock, 64<<10)
 	client := osquery.NewExtensionClientFactory(trans, thrift.NewTBinaryProtocolFactoryConf(nil))
 	return client, func() { _ = trans.Close() }, nil
 }
