@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"net/netip"
 	"strings"
@@ -169,10 +168,10 @@ type extractor struct {
 	opt  ExtractOptions
 	fn   func(Match) error
 	line int
-	want map[Type]bool              // nil: every type
-	seen [len(typeOrder)]*stringSet // values seen, by typeIndex
+	want map[Type]bool             // nil: every type
+	seen [len(typeOrder)]*valueSet // values seen, by typeIndex
 	// seenInvalid holds the invalid candidates already reported.
-	seenInvalid map[string]struct{}
+	seenInvalid *valueSet
 	tlds        map[string]bool // cache of isPublicTLD by lowercase label
 	err         error           // first error from fn
 	max         int             // the line limit in bytes
@@ -196,9 +195,9 @@ type extractor struct {
 }
 
 func newExtractor(opt ExtractOptions, fn func(Match) error) *extractor {
-	e := &extractor{opt: opt, fn: fn, seenInvalid: map[string]struct{}{}, tlds: map[string]bool{}}
+	e := &extractor{opt: opt, fn: fn, seenInvalid: newValueSet(), tlds: map[string]bool{}}
 	for i := range e.seen {
-		e.seen[i] = newStringSet()
+		e.seen[i] = newValueSet()
 	}
 	if len(opt.Types) > 0 {
 		e.want = map[Type]bool{}
@@ -745,14 +744,15 @@ func (e *extractor) tldOK(host string) bool {
 	if !isASCII(l) {
 		a, err := idna.Punycode.ToASCII(l)
 		if err != nil {
-			e.tlds[last] = false
+			e.tlds[strings.Clone(last)] = false
 			return false
 		}
 		l = a
 	}
 	ok := isPublicTLD(l)
 	if len(e.tlds) < 4096 {
-		e.tlds[last] = ok
+		// The key is copied because last may point into the current line.
+		e.tlds[strings.Clone(last)] = ok
 	}
 	return ok
 }
@@ -857,43 +857,6 @@ func (e *extractor) wanted(t Type) bool {
 	return e.want == nil || e.want[t] || (t == SHA256 && (e.want[MD5] || e.want[SHA1]))
 }
 
-// stringSet is a set of strings keyed by a 64-bit hash: smaller entries
-// than a map of strings, which matters when a file holds millions of
-// distinct indicators. Strings whose hashes collide go to a second map, so
-// no value is ever lost to a collision.
-type stringSet struct {
-	hash     func(string) uint64
-	byHash   map[uint64]string
-	collided map[string]struct{}
-}
-
-func newStringSet() *stringSet {
-	seed := maphash.MakeSeed()
-	return &stringSet{
-		hash:   func(s string) uint64 { return maphash.String(seed, s) },
-		byHash: make(map[uint64]string, 256),
-	}
-}
-
-// add inserts s and reports whether it was new.
-func (t *stringSet) add(s string) bool {
-	h := t.hash(s)
-	old, ok := t.byHash[h]
-	if !ok {
-		t.byHash[h] = s
-		return true
-	}
-	if old == s {
-		return false
-	}
-	if t.collided == nil {
-		t.collided = map[string]struct{}{}
-	}
-	n := len(t.collided)
-	t.collided[s] = struct{}{}
-	return len(t.collided) != n
-}
-
 // typeOrder indexes the per-type sets; an unknown type shares slot 0.
 var typeOrder = [...]Type{"", MD5, SHA1, SHA256, IPv4, IPv6, Domain, URL}
 
@@ -906,16 +869,23 @@ func typeIndex(t Type) int {
 	return 0
 }
 
+// emit reports ioc unless its value was reported before. The strings of
+// the reported IOC are copies owned by the value set, so ioc may point into
+// the current line.
 func (e *extractor) emit(ioc IOC) {
 	if e.err != nil || (e.want != nil && !e.want[ioc.Type]) {
 		return
 	}
-	if !e.seen[typeIndex(ioc.Type)].add(ioc.Value) {
+	set := e.seen[typeIndex(ioc.Type)]
+	value, isNew := set.add(ioc.Value)
+	if !isNew {
 		return
 	}
+	input := ioc.Input
 	if e.refanged {
-		ioc.Input = inputFor(ioc.Input, e.refangedText, e.raw)
+		input = inputFor(input, e.refangedText, e.raw)
 	}
+	ioc.Input, ioc.Value = set.ownedInput(input, value), value
 	e.err = e.fn(Match{IOC: ioc, Line: e.line})
 }
 
@@ -925,13 +895,14 @@ func (e *extractor) invalid(input, reason string, kind Type) {
 	if e.err != nil || !e.opt.Invalid || !e.wanted(kind) {
 		return
 	}
-	if _, dup := e.seenInvalid[input]; dup {
+	key, isNew := e.seenInvalid.add(input)
+	if !isNew {
 		return
 	}
-	e.seenInvalid[input] = struct{}{}
 	if e.refanged {
 		input = inputFor(input, e.refangedText, e.raw)
 	}
+	input = e.seenInvalid.ownedInput(input, key)
 	e.err = e.fn(Match{Invalid: &InvalidError{Input: input, Reason: reason}, Line: e.line})
 }
 

@@ -2,6 +2,8 @@ package ioc
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -305,18 +307,50 @@ func TestExtractReadError(t *testing.T) {
 	}
 }
 
-func TestStringSetCollisions(t *testing.T) {
-	// Every string hashes alike, so all but the first go through the
-	// collision map; none may be lost or reported twice.
-	set := &stringSet{hash: func(string) uint64 { return 42 }, byHash: map[uint64]string{}}
-	for _, s := range []string{"a.com", "b.com", "c.com"} {
-		if !set.add(s) {
-			t.Errorf("add(%q) = false on first insert", s)
+func TestValueSetCollisions(t *testing.T) {
+	// Every string hashes alike, so all values share one fingerprint and
+	// probe past each other. None may be lost or reported twice.
+	set := &valueSet{hash: func(string) uint64 { return 42 }}
+	values := []string{"a.com", "b.com", "c.com"}
+	for i := range 1000 {
+		values = append(values, fmt.Sprintf("host%d.example", i))
+	}
+	for _, s := range values {
+		if got, isNew := set.add(s); !isNew || got != s {
+			t.Fatalf("add(%q) = %q, %v on first insert", s, got, isNew)
 		}
 	}
-	for _, s := range []string{"a.com", "b.com", "c.com"} {
-		if set.add(s) {
-			t.Errorf("add(%q) = true on second insert", s)
+	for _, s := range values {
+		if got, isNew := set.add(s); isNew || got != s {
+			t.Fatalf("add(%q) = %q, %v on second insert", s, got, isNew)
 		}
+	}
+}
+
+func TestValueSetMatchesMap(t *testing.T) {
+	// The set must return what a map of strings returns, through many
+	// growths and with strings that repeat, including the empty string and
+	// values too long for an arena block.
+	r := rand.New(rand.NewPCG(3, 4))
+	set := newValueSet()
+	want := map[string]bool{}
+	for i := range 200_000 {
+		var s string
+		switch k := r.IntN(100); {
+		case k == 0:
+			s = ""
+		case k == 1:
+			s = strings.Repeat("x", arenaMaxBytes+r.IntN(3))
+		default:
+			s = fmt.Sprintf("v%d.example", r.IntN(60_000))
+		}
+		got, isNew := set.add(s)
+		if isNew == want[s] || got != s {
+			t.Fatalf("insert %d: add(%.20q) = %.20q, %v; already present: %v", i, s, got, isNew, want[s])
+		}
+		want[s] = true
+	}
+	if len(set.values) != len(want) {
+		t.Errorf("set holds %d values, want %d", len(set.values), len(want))
 	}
 }

@@ -1,0 +1,132 @@
+package ioc
+
+import (
+	"hash/maphash"
+	"strings"
+)
+
+// valueSet is the set of distinct values that Extract has reported for one
+// type. Dense text makes nearly every indicator a new value, so an insert
+// should cost one cache miss: the table holds one 8-byte slot per entry,
+// with a 32-bit fingerprint of the hash and the index of the value. The
+// value itself is read only when a fingerprint matches, and every such
+// match compares the whole string, so a hash collision never loses a value.
+//
+// The set keeps its own copies of the values, packed into shared blocks
+// (see stringArena), so callers may pass strings that point into a reused
+// line buffer.
+type valueSet struct {
+	seed maphash.Seed
+	// hash replaces maphash in tests that need colliding hashes.
+	hash func(string) uint64
+
+	// slots is a power-of-two table with linear probing. A slot is 0 when
+	// empty, else the upper 32 bits of the hash, then index+1 into values.
+	slots []uint64
+	// values in insertion order, and hashes[i] is the hash of values[i],
+	// so the table grows without hashing again.
+	values []string
+	hashes []uint64
+	arena  stringArena
+}
+
+// minSetSlots is the table size after the first insert.
+const minSetSlots = 256
+
+func newValueSet() *valueSet {
+	return &valueSet{seed: maphash.MakeSeed()}
+}
+
+// add inserts s unless it is already there. It returns the set's copy of s
+// and whether s was new.
+//
+// NOTE: the index in a slot has 32 bits, so a set holds at most 2^32-1
+// values. Far fewer distinct indicators already exhaust memory.
+func (t *valueSet) add(s string) (string, bool) {
+	var h uint64
+	if t.hash != nil {
+		h = t.hash(s)
+	} else {
+		h = maphash.String(t.seed, s)
+	}
+	// The load stays under 3/4, so probe runs stay short.
+	if 4*(len(t.values)+1) > 3*len(t.slots) {
+		t.grow()
+	}
+
+	mask := uint64(len(t.slots) - 1)
+	fingerprint := h >> 32
+	for i := h & mask; ; i = (i + 1) & mask {
+		slot := t.slots[i]
+		if slot == 0 {
+			v := t.arena.copy(s)
+			t.values = append(t.values, v)
+			t.hashes = append(t.hashes, h)
+			t.slots[i] = fingerprint<<32 | uint64(len(t.values))
+			return v, true
+		}
+		if slot>>32 == fingerprint {
+			if v := t.values[slot&(1<<32-1)-1]; v == s {
+				return v, false
+			}
+		}
+	}
+}
+
+// ownedInput returns input as a string owned by the set, given value as
+// returned by add. That is value itself when the two are equal, else a copy
+// of input in the set's blocks.
+func (t *valueSet) ownedInput(input, value string) string {
+	if input == value {
+		return value
+	}
+	return t.arena.copy(input)
+}
+
+// grow doubles the table and inserts every value again from its stored
+// hash.
+func (t *valueSet) grow() {
+	n := max(minSetSlots, 2*len(t.slots))
+	t.slots = make([]uint64, n)
+	mask := uint64(n - 1)
+	for k, h := range t.hashes {
+		i := h & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = h>>32<<32 | uint64(k+1)
+	}
+}
+
+// stringArena copies strings into large shared blocks, so that many short
+// strings cost one allocation per block instead of one each. A block is a
+// strings.Builder that is only ever appended to, so the bytes behind a
+// string that it has returned never change. A string from a block keeps
+// the whole block alive.
+type stringArena struct {
+	block strings.Builder
+}
+
+const (
+	// arenaBlockBytes is the size of one block.
+	arenaBlockBytes = 64 << 10
+	// arenaMaxBytes is the longest string that goes into a block. Longer
+	// ones get their own allocation, so a block wastes at most this much
+	// at its end.
+	arenaMaxBytes = arenaBlockBytes / 16
+)
+
+// copy returns a copy of s that shares no memory with s.
+func (a *stringArena) copy(s string) string {
+	if len(s) > arenaMaxBytes {
+		return strings.Clone(s)
+	}
+	if a.block.Cap()-a.block.Len() < len(s) {
+		// The strings already returned keep the old block alive.
+		a.block = strings.Builder{}
+		a.block.Grow(arenaBlockBytes)
+	}
+	start := a.block.Len()
+	a.block.WriteString(s)
+	return a.block.String()[start:]
+}
