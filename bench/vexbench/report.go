@@ -236,9 +236,12 @@ the inner loop of P1 and P3), ` + "`BenchmarkDecodeObject`" + ` (core/vt),
   pass-through in these runs, so the target asks for enrichment at 90% or
   more of pass-through speed.
 - A first profile of ` + "`BenchmarkWarmCache`" + `, which included its warm-up of
-  10,000 lookups through the fake VirusTotal, spent about half its CPU in ` + "`ratelimit.loadBudget`" + `, which reads every ledger
-  row of the last minute for each request. That cost grows with the
-  per-minute limit; it does not show in a measured row, because the
-  measured runs are cache hits.
+  10,000 lookups through the fake VirusTotal, spent about half its CPU in the
+  ledger, which read every reservation of the last minute for each request, so
+  the cost grew with the per-minute limit. A reservation now counts the rows
+  in SQLite and looks up one time only when the window is full.
+  ` + "`go test -run '^$' -bench LedgerWait -count 3 ./core/ratelimit`" + `, medians per
+  reservation with 10 / 1,000 / 10,000 reservations in the window: before
+  87 µs / 398 µs / 2.70 ms, after 95 µs / 121 µs / 120 µs (load average about 4).
 
 `

@@ -55,8 +55,14 @@ type Ledger struct {
 	opts   Options
 
 	mu     sync.Mutex
-	window []int64 // last reservation times seen, for ETA
+	window []int64   // reservation times inside the window as last known, for ETA
+	readAt time.Time // when window was last read from the file
 }
+
+// windowReread is how often at most a reservation rereads every time in the
+// window to refresh the ETA's view of other processes' requests. The
+// decision itself never needs the times; see reserve.
+const windowReread = time.Second
 
 var _ Quota = (*Ledger)(nil)
 
@@ -230,6 +236,12 @@ func (l *Ledger) Wait(ctx context.Context) error {
 
 // reserve runs one decision under the write lock. It returns (0, nil) when a
 // request was reserved and a positive wait when the window is full.
+//
+// Its cost does not grow with the per-minute limit: after pruning, every row
+// of sends is inside the window (or stamped ahead of it, which counts too),
+// so SQLite's table count gives the live reservations, and only a full
+// window looks up the one reservation whose departure frees a slot. decide
+// states the same rule over a list of times, for the in-memory Quota.
 func (l *Ledger) reserve(ctx context.Context) (time.Duration, error) {
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -239,31 +251,81 @@ func (l *Ledger) reserve(ctx context.Context) (time.Duration, error) {
 	// Read the clock only after the lock is held, so reservations enter the
 	// ledger in time order across processes.
 	now := l.opts.Now()
+	nowMS := now.UnixMilli()
 
 	if err := prune(ctx, tx, now); err != nil {
 		return 0, l.fileError("prune", err)
 	}
-	b, err := loadBudget(ctx, tx, now)
+	b, err := loadDay(ctx, tx, now)
 	if err != nil {
 		return 0, l.fileError("read", err)
 	}
-	wait, derr := decide(l.limits, b, now)
-	if derr == nil && wait == 0 {
-		if err := record(ctx, tx, now); err != nil {
+	// Paths that reserve nothing still commit, so the pruning sticks: a
+	// row moved back after a clock step must not move again next time.
+	if b.exhausted || b.usedToday >= l.limits.PerDay {
+		if err := tx.Commit(); err != nil {
 			return 0, l.fileError("write", err)
 		}
-		b.window = append(b.window, now.UnixMilli())
-		b.usedToday++
+		return 0, quotaError(ErrQuotaExhausted, b, l.limits, now)
+	}
+	var live int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM sends").Scan(&live); err != nil {
+		return 0, l.fileError("read", err)
+	}
+	if live >= l.limits.PerMinute {
+		var freeing int64
+		err := tx.QueryRowContext(ctx, "SELECT at_ms FROM sends ORDER BY at_ms LIMIT 1 OFFSET ?",
+			live-l.limits.PerMinute).Scan(&freeing)
+		if err != nil {
+			return 0, l.fileError("read", err)
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, l.fileError("write", err)
+		}
+		return slotWait(freeing, nowMS), nil
+	}
+	if err := record(ctx, tx, now); err != nil {
+		return 0, l.fileError("write", err)
+	}
+	window, err := l.etaWindow(ctx, tx, now, live)
+	if err != nil {
+		return 0, l.fileError("read", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, l.fileError("write", err)
 	}
-	l.remember(b.window)
-
-	if derr != nil {
-		return 0, quotaError(derr, b, l.limits, now)
+	l.mu.Lock()
+	if window != nil {
+		l.window, l.readAt = window, now
+	} else {
+		l.window = append(l.window, nowMS)
 	}
-	return wait, nil
+	l.mu.Unlock()
+	return 0, nil
+}
+
+// etaWindow returns every reservation time in the window, the one just
+// recorded included, when the times this process knows are stale: they
+// count other than the live reservations before this one, and the last
+// read is at least windowReread old. It returns nil when the known times
+// only need this reservation appended. A single process thus never rereads
+// them, and processes sharing the file reread them at most once a second.
+func (l *Ledger) etaWindow(ctx context.Context, tx *sql.Tx, now time.Time, live int) ([]int64, error) {
+	cutoff := now.UnixMilli() - Window.Milliseconds()
+	l.mu.Lock()
+	known := l.window[:0]
+	for _, at := range l.window {
+		if at > cutoff {
+			known = append(known, at)
+		}
+	}
+	l.window = known
+	fresh := len(known) == live || now.Sub(l.readAt) < windowReread
+	l.mu.Unlock()
+	if fresh {
+		return nil, nil
+	}
+	return readWindow(ctx, tx, now)
 }
 
 func prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
@@ -282,10 +344,8 @@ func prune(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	return err
 }
 
-func loadBudget(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, now time.Time) (budget, error) {
+// loadDay reads the day's count and whether the API reported the quota spent.
+func loadDay(ctx context.Context, q querier, now time.Time) (budget, error) {
 	var b budget
 	var exhausted int
 	err := q.QueryRowContext(ctx, "SELECT used, exhausted FROM days WHERE day = ?", dayKey(now)).Scan(&b.usedToday, &exhausted)
@@ -293,20 +353,31 @@ func loadBudget(ctx context.Context, q interface {
 		return b, err
 	}
 	b.exhausted = exhausted != 0
+	return b, nil
+}
 
+// readWindow returns the reservation times inside the window at now.
+func readWindow(ctx context.Context, q querier, now time.Time) ([]int64, error) {
 	rows, err := q.QueryContext(ctx, "SELECT at_ms FROM sends WHERE at_ms > ?", now.UnixMilli()-Window.Milliseconds())
 	if err != nil {
-		return b, err
+		return nil, err
 	}
 	defer rows.Close()
+	window := []int64{}
 	for rows.Next() {
 		var at int64
 		if err := rows.Scan(&at); err != nil {
-			return b, err
+			return nil, err
 		}
-		b.window = append(b.window, at)
+		window = append(window, at)
 	}
-	return b, rows.Err()
+	return window, rows.Err()
+}
+
+// querier is the part of *sql.DB and *sql.Tx that loadDay and readWindow use.
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
 }
 
 func record(ctx context.Context, tx *sql.Tx, now time.Time) error {
@@ -326,12 +397,6 @@ func quotaError(err error, b budget, l Limits, now time.Time) error {
 		return fmt.Errorf("%w: VirusTotal reported the quota spent; it resets at %s", err, reset)
 	}
 	return fmt.Errorf("%w: %d of %d requests used today; the quota resets at %s", err, b.usedToday, l.PerDay, reset)
-}
-
-func (l *Ledger) remember(window []int64) {
-	l.mu.Lock()
-	l.window = append(l.window[:0], window...)
-	l.mu.Unlock()
 }
 
 // MarkExhausted records that VirusTotal reported the daily quota as spent.
@@ -357,11 +422,16 @@ func (l *Ledger) MarkExhausted(ctx context.Context) error {
 // Status reads the current counters.
 func (l *Ledger) Status(ctx context.Context) (Status, error) {
 	now := l.opts.Now()
-	b, err := loadBudget(ctx, l.db, now)
+	b, err := loadDay(ctx, l.db, now)
 	if err != nil {
 		return Status{}, l.fileError("read", err)
 	}
-	l.remember(b.window)
+	if b.window, err = readWindow(ctx, l.db, now); err != nil {
+		return Status{}, l.fileError("read", err)
+	}
+	l.mu.Lock()
+	l.window, l.readAt = b.window, now
+	l.mu.Unlock()
 	return statusOf(l.limits, b, now), nil
 }
 

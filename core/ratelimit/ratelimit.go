@@ -169,12 +169,17 @@ func decide(l Limits, b budget, now time.Time) (time.Duration, error) {
 	// The slot frees when enough of the oldest reservations leave the window
 	// that fewer than PerMinute remain.
 	sort.Slice(live, func(i, j int) bool { return live[i] < live[j] })
-	freeAt := live[len(live)-l.PerMinute] + Window.Milliseconds()
-	wait := time.Duration(freeAt-nowMS) * time.Millisecond
+	return slotWait(live[len(live)-l.PerMinute], nowMS), nil
+}
+
+// slotWait is the wait until a full window has room, given the time of the
+// reservation whose departure frees the slot: the (live-PerMinute+1)-th
+// oldest of the live ones.
+func slotWait(freeingMS, nowMS int64) time.Duration {
+	wait := time.Duration(freeingMS+Window.Milliseconds()-nowMS) * time.Millisecond
 	// A clock stepped far back would give a wait of hours; waiting a window
 	// and deciding again keeps Wait responsive without breaking the limit.
-	wait = min(max(wait, time.Millisecond), Window)
-	return wait, nil
+	return min(max(wait, time.Millisecond), Window)
 }
 
 // eta simulates n sends starting at now, each as early as the window allows.

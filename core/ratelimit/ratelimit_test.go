@@ -329,6 +329,40 @@ func TestLedgerSharedBetweenHandles(t *testing.T) {
 	}
 }
 
+// TestETASeesOtherHandles checks that a handle's ETA counts reservations
+// another process made, although a reservation reads no times to decide.
+func TestETASeesOtherHandles(t *testing.T) {
+	clock := newFakeClock(start)
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	limits := Limits{PerMinute: 4, PerDay: 500}
+	a := mustOpen(t, path, limits, clock.options())
+	b := mustOpen(t, path, limits, clock.options())
+	ctx := context.Background()
+	for range 2 {
+		if err := a.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Advance(2 * time.Second)
+	if err := b.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The window holds a's two and b's one: b's first send after the next
+	// waits for a's first to leave, 58 s from now.
+	if got, want := b.ETA(2), 58*time.Second; got != want {
+		t.Errorf("b.ETA(2) = %v, want %v", got, want)
+	}
+	// a learns of b's reservation on its next one, 2 s later, and the
+	// window is then full.
+	clock.Advance(2 * time.Second)
+	if err := a.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.ETA(1), 56*time.Second; got != want {
+		t.Errorf("a.ETA(1) = %v, want %v", got, want)
+	}
+}
+
 func TestLedgerPrunesOldRows(t *testing.T) {
 	clock := newFakeClock(start)
 	path := filepath.Join(t.TempDir(), "ledger.db")
