@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
@@ -374,9 +375,23 @@ func isPublicTLD(tld string) bool {
 	if tld == "" || isDigits(tld) {
 		return false
 	}
+	if _, ok := publicTLDs.Load(tld); ok {
+		return true
+	}
 	s, icann := publicsuffix.PublicSuffix(tld)
-	return icann && s == tld
+	if icann && s == tld {
+		publicTLDs.Store(strings.Clone(tld), struct{}{})
+		return true
+	}
+	return false
 }
+
+// publicTLDs contains the labels that isPublicTLD has found in the list.
+// publicsuffix.PublicSuffix (golang.org/x/net v0.63.0) first parses its
+// argument as an IP address, which allocates an error for every name, and
+// then searches the list. Only labels in the list are stored, so the cache
+// cannot outgrow it.
+var publicTLDs sync.Map
 
 // parseHost validates a URL host: bracketed IPv6, IPv4 or a domain name.
 // It returns the normalised host and the address when it is an IP.

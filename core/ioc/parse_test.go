@@ -310,3 +310,18 @@ func TestURLID(t *testing.T) {
 		t.Errorf("URLID = %q, want %q (base64url alphabet)", got, want)
 	}
 }
+
+func TestPublicTLDCached(t *testing.T) {
+	// The second call with a label in the list reads the cache, and the
+	// second call with any other label searches the list again.
+	for _, c := range []struct {
+		tld  string
+		want bool
+	}{{"com", true}, {"xn--p1ai", true}, {"notatld", false}, {"py", true}, {"", false}, {"123", false}, {"::1", false}} {
+		for round := range 2 {
+			if got := isPublicTLD(c.tld); got != c.want {
+				t.Errorf("round %d: isPublicTLD(%q) = %v, want %v", round, c.tld, got, c.want)
+			}
+		}
+	}
+}
