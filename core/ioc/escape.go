@@ -11,7 +11,7 @@ const esc = 0x1b
 // drops CSI sequences (ESC [, parameter and intermediate bytes, one final
 // byte in 0x40-0x7E), OSC sequences (ESC ], ended by BEL, ESC \ or the end
 // of the line) and other two-byte ESC sequences. A lone ESC is dropped.
-func appendWithoutEscapes(dst, src []byte) []byte {
+func appendWithoutEscapes(dst []byte, src string) []byte {
 	for i := 0; i < len(src); {
 		if src[i] != esc {
 			dst = append(dst, src[i])
@@ -25,7 +25,7 @@ func appendWithoutEscapes(dst, src []byte) []byte {
 
 // escapeEnd returns the index after the escape sequence that starts with
 // the ESC at s[i].
-func escapeEnd(s []byte, i int) int {
+func escapeEnd(s string, i int) int {
 	if i+1 >= len(s) {
 		return i + 1
 	}
@@ -64,5 +64,5 @@ func stripEscapes(s string) string {
 	if strings.IndexByte(s, esc) < 0 {
 		return s
 	}
-	return string(appendWithoutEscapes(make([]byte, 0, len(s)), []byte(s)))
+	return string(appendWithoutEscapes(make([]byte, 0, len(s)), s))
 }

@@ -94,9 +94,20 @@ func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 	}
 	e.max = max
 	br := bufio.NewReaderSize(r, min(max, 64<<10))
+	// Every line that fits in the buffer is within the limit.
+	whole := br.Size() <= max
 	var long []byte
 	physical := 0
 	for {
+		if whole {
+			if block := takeLines(br); block != "" {
+				if err := e.feedLines(&physical, block); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+
 		line, tooLong, err := readLine(br, max, opt.SkipLongLines, &long)
 		if len(line) > 0 || tooLong {
 			physical++
@@ -109,7 +120,7 @@ func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 		case tooLong:
 			ferr = e.skipLine(physical, line)
 		case len(line) > 0:
-			ferr = e.feed(physical, line)
+			ferr = e.feed(physical, string(line))
 		}
 		if ferr != nil {
 			return ferr
@@ -122,6 +133,40 @@ func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 			return fmt.Errorf("read line %d: %w", physical+1, err)
 		}
 	}
+}
+
+// takeLines returns the complete lines in the reader's buffer as one
+// string, or "" when the buffer contains no end of line. One string for
+// many lines saves an allocation per token, because tokens and the values
+// parsed from them are substrings of it until emit copies the values it
+// keeps.
+func takeLines(br *bufio.Reader) string {
+	n := br.Buffered()
+	if n == 0 {
+		return ""
+	}
+	buf, _ := br.Peek(n)
+	end := bytes.LastIndexByte(buf, '\n')
+	if end < 0 {
+		return ""
+	}
+	block := string(buf[:end+1])
+	br.Discard(end + 1)
+	return block
+}
+
+// feedLines feeds each line of block, end of line included, and counts
+// them in *physical.
+func (e *extractor) feedLines(physical *int, block string) error {
+	for block != "" {
+		end := strings.IndexByte(block, '\n') + 1
+		*physical++
+		if err := e.feed(*physical, block[:end]); err != nil {
+			return err
+		}
+		block = block[end:]
+	}
+	return nil
 }
 
 // readLine reads one line, end of line included, using *buf for lines
@@ -243,7 +288,7 @@ var byteClass = func() (t [256]uint8) {
 // that never occur inside an indicator in running text (quotes, backticks,
 // table pipes, commas, semicolons, angle brackets). Most tokens are plain
 // words and are rejected here without allocating.
-func (e *extractor) scanLine(line []byte) error {
+func (e *extractor) scanLine(line string) error {
 	n := len(line)
 	for i := 0; i < n; {
 		for i < n && byteClass[line[i]]&clsDelim != 0 {
@@ -273,8 +318,8 @@ func (e *extractor) scanLine(line []byte) error {
 				// to start. The rest is scanned again without escape
 				// sequences.
 				buf := append(e.scratchEscape[:0], line[:start]...)
-				line = appendWithoutEscapes(buf, line[start:])
-				e.scratchEscape = line
+				e.scratchEscape = appendWithoutEscapes(buf, line[start:])
+				line = string(e.scratchEscape)
 				n, i = len(line), start
 				continue
 			}
@@ -299,7 +344,7 @@ func (e *extractor) scanLine(line []byte) error {
 		if or&clsSpecial != 0 && !angled && !worthALook(tok) {
 			continue
 		}
-		e.token(string(tok))
+		e.token(tok)
 		if e.err != nil {
 			return e.err
 		}
@@ -310,7 +355,7 @@ func (e *extractor) scanLine(line []byte) error {
 // joinSpacedSeparators extends a token that ends at i over separators
 // written as their own words ("example [.] com", "me (at) example.com") and
 // the word after each. It returns the new end.
-func joinSpacedSeparators(line []byte, i int) int {
+func joinSpacedSeparators(line string, i int) int {
 	for {
 		j := i
 		for j < len(line) && isSpace(line[j]) {
@@ -339,7 +384,7 @@ func joinSpacedSeparators(line []byte, i int) int {
 		}
 		// The word after the separator takes part, since "(at)" counts
 		// only before a domain name.
-		sep := string(line[j:end])
+		sep := line[j:end]
 		if _, n, both, ok := matchToken(sep, 0); !ok || !both || n < k-j {
 			return i
 		}
@@ -351,7 +396,7 @@ func joinSpacedSeparators(line []byte, i int) int {
 // line[i], extended over separators defanged with angle brackets. Angle
 // brackets end tokens in HTML and e-mail text, but "evil<.>com" is one
 // name.
-func extendOverAngles(line []byte, i int) int {
+func extendOverAngles(line string, i int) int {
 	for i < len(line) && line[i] == '<' {
 		end := angleSeparatorEnd(line, i, true)
 		if end == 0 {
@@ -368,7 +413,7 @@ func extendOverAngles(line []byte, i int) int {
 // angleSeparatorEnd returns the end of a separator defanged with angle
 // brackets ("<.>", "<dot>", "<://>") at line[i], or 0 when there is none.
 // With glued, a token byte must follow, as in "evil<.>com".
-func angleSeparatorEnd(line []byte, i int, glued bool) int {
+func angleSeparatorEnd(line string, i int, glued bool) int {
 	j := i + 1
 	for j < len(line) && j-i <= 8 && line[j] != '>' && byteClass[line[j]]&clsDelim == 0 {
 		j++
@@ -376,7 +421,7 @@ func angleSeparatorEnd(line []byte, i int, glued bool) int {
 	if j >= len(line) || line[j] != '>' || j == i+1 {
 		return 0
 	}
-	core, n := matchCore(string(line[i+1 : j]))
+	core, n := matchCore(line[i+1 : j])
 	if core == "" || n != j-i-1 {
 		return 0
 	}
@@ -391,13 +436,13 @@ func angleSeparatorEnd(line []byte, i int, glued bool) int {
 // numbers, colours and words like "deadbeef".
 const minHexCandidate = 24
 
-func hasLongHexRun(tok []byte) bool {
+func hasLongHexRun(tok string) bool {
 	if len(tok) < minHexCandidate {
 		return false
 	}
 	run := 0
-	for _, c := range tok {
-		if byteClass[c]&clsHex != 0 {
+	for i := 0; i < len(tok); i++ {
+		if byteClass[tok[i]]&clsHex != 0 {
 			run++
 			if run >= minHexCandidate {
 				return true
@@ -411,7 +456,7 @@ func hasLongHexRun(tok []byte) bool {
 
 // worthALook rejects tokens whose only special characters are sentence
 // punctuation at the ends ("end.", "Note:", "(see").
-func worthALook(tok []byte) bool {
+func worthALook(tok string) bool {
 	i, j := 0, len(tok)
 	for i < j && isEdgePunct(tok[j-1]) {
 		j--
@@ -420,8 +465,8 @@ func worthALook(tok []byte) bool {
 		// "::1" and ".onion" names keep their first character.
 		i++
 	}
-	for _, c := range tok[i:j] {
-		if byteClass[c]&clsSpecial != 0 {
+	for k := i; k < j; k++ {
+		if byteClass[tok[k]]&clsSpecial != 0 {
 			return true
 		}
 	}
@@ -920,13 +965,13 @@ func inputFor(value, refanged, raw string) string {
 }
 
 // utf8BOM is skipped at the start of the input.
-var utf8BOM = []byte("\xef\xbb\xbf")
+const utf8BOM = "\xef\xbb\xbf"
 
 // feed takes physical line n. It removes a byte order mark and escape
 // sequences, joins quoted-printable soft line breaks and scans the result.
-func (e *extractor) feed(n int, line []byte) error {
+func (e *extractor) feed(n int, line string) error {
 	if n == 1 {
-		line = bytes.TrimPrefix(line, utf8BOM)
+		line = strings.TrimPrefix(line, utf8BOM)
 	}
 	if !e.qp && len(line) > 0 && (line[0]|0x20 == 'c' || mayEndInSoftBreak(line)) && startsQuotedPrintable(line) {
 		e.qp = true
@@ -950,7 +995,7 @@ func (e *extractor) feed(n int, line []byte) error {
 
 // mayEndInSoftBreak is a cheap, inlined filter for startsQuotedPrintable:
 // the last byte before the end of line is "=" or white space.
-func mayEndInSoftBreak(line []byte) bool {
+func mayEndInSoftBreak(line string) bool {
 	n := len(line)
 	if n > 0 && line[n-1] == '\n' {
 		n--
@@ -969,7 +1014,7 @@ func (e *extractor) flushJoined() error {
 	e.scratch = appendQPDecoded(e.scratch[:0], e.joined)
 	e.joined = e.joined[:0]
 	e.line = e.joinedLine
-	return e.scanLine(e.scratch)
+	return e.scanLine(string(e.scratch))
 }
 
 // skipLine reports line n, too long to scan, of which prefix is the start.

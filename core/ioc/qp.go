@@ -1,9 +1,6 @@
 package ioc
 
-import (
-	"bytes"
-	"strings"
-)
+import "strings"
 
 // Quoted-printable e-mail bodies (RFC 2045) break URLs twice: "=" is
 // written "=3D", and lines longer than 76 bytes end in a soft line break
@@ -17,9 +14,9 @@ import (
 
 // cutSoftBreak returns line without its end of line and, when it ends in a
 // soft line break, without the "=" and the transport padding before it.
-// It runs on every line, so it trims by hand: bytes.TrimRight with a
+// It runs on every line, so it trims by hand: strings.TrimRight with a
 // cutset costs more than the rest of the check.
-func cutSoftBreak(line []byte) ([]byte, bool) {
+func cutSoftBreak(line string) (string, bool) {
 	n := len(line)
 	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r' || line[n-1] == ' ' || line[n-1] == '\t') {
 		n--
@@ -32,24 +29,24 @@ func cutSoftBreak(line []byte) ([]byte, bool) {
 
 // startsQuotedPrintable reports whether line is a sign that the input is
 // quoted-printable.
-func startsQuotedPrintable(line []byte) bool {
+func startsQuotedPrintable(line string) bool {
 	if _, soft := cutSoftBreak(line); soft {
 		return hasQPEscape(line)
 	}
 	if len(line) > 0 && (line[0] == 'C' || line[0] == 'c') {
 		const header = "content-transfer-encoding:"
-		return len(line) > len(header) && strings.EqualFold(string(line[:len(header)]), header) &&
-			bytes.Contains(bytes.ToLower(line), []byte("quoted-printable"))
+		return len(line) > len(header) && strings.EqualFold(line[:len(header)], header) &&
+			strings.Contains(strings.ToLower(line), "quoted-printable")
 	}
 	return false
 }
 
-func hasQPEscape(line []byte) bool {
-	for i := bytes.IndexByte(line, '='); i >= 0 && i+2 < len(line); {
+func hasQPEscape(line string) bool {
+	for i := strings.IndexByte(line, '='); i >= 0 && i+2 < len(line); {
 		if isUpperHex(line[i+1]) && isUpperHex(line[i+2]) {
 			return true
 		}
-		next := bytes.IndexByte(line[i+1:], '=')
+		next := strings.IndexByte(line[i+1:], '=')
 		if next < 0 {
 			return false
 		}
