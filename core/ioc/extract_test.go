@@ -350,7 +350,7 @@ func TestValueSetMatchesMap(t *testing.T) {
 		}
 		want[s] = true
 	}
-	if len(set.values) != len(want) {
-		t.Errorf("set holds %d values, want %d", len(set.values), len(want))
+	if len(set.refs) != len(want) {
+		t.Errorf("set holds %d values, want %d", len(set.refs), len(want))
 	}
 }

@@ -13,19 +13,21 @@ import (
 // match compares the whole string, so a hash collision never loses a value.
 //
 // The set keeps its own copies of the values, packed into shared blocks
-// (see stringArena), so callers may pass strings that point into a reused
-// line buffer.
+// (see stringArena), so a value does not keep alive the larger text it was
+// cut from. The arrays that grow with the number of values contain no
+// pointers, so the garbage collector does not scan them.
 type valueSet struct {
 	seed maphash.Seed
 	// hash replaces maphash in tests that need colliding hashes.
 	hash func(string) uint64
 
 	// slots is a power-of-two table with linear probing. A slot is 0 when
-	// empty, else the upper 32 bits of the hash, then index+1 into values.
+	// empty, else the upper 32 bits of the hash, then index+1 into refs.
 	slots []uint64
-	// values in insertion order, and hashes[i] is the hash of values[i],
-	// so the table grows without hashing again.
-	values []string
+	// refs locate the values in the arena, in insertion order, and
+	// hashes[i] is the hash of value i, so the table grows without hashing
+	// again.
+	refs   []arenaRef
 	hashes []uint64
 	arena  stringArena
 }
@@ -50,7 +52,7 @@ func (t *valueSet) add(s string) (string, bool) {
 		h = maphash.String(t.seed, s)
 	}
 	// The load stays under 3/4, so probe runs stay short.
-	if 4*(len(t.values)+1) > 3*len(t.slots) {
+	if 4*(len(t.refs)+1) > 3*len(t.slots) {
 		t.grow()
 	}
 
@@ -59,14 +61,14 @@ func (t *valueSet) add(s string) (string, bool) {
 	for i := h & mask; ; i = (i + 1) & mask {
 		slot := t.slots[i]
 		if slot == 0 {
-			v := t.arena.copy(s)
-			t.values = append(t.values, v)
+			v, ref := t.arena.copy(s)
+			t.refs = append(t.refs, ref)
 			t.hashes = append(t.hashes, h)
-			t.slots[i] = fingerprint<<32 | uint64(len(t.values))
+			t.slots[i] = fingerprint<<32 | uint64(len(t.refs))
 			return v, true
 		}
 		if slot>>32 == fingerprint {
-			if v := t.values[slot&(1<<32-1)-1]; v == s {
+			if v := t.arena.at(t.refs[slot&(1<<32-1)-1]); v == s {
 				return v, false
 			}
 		}
@@ -80,7 +82,8 @@ func (t *valueSet) ownedInput(input, value string) string {
 	if input == value {
 		return value
 	}
-	return t.arena.copy(input)
+	v, _ := t.arena.copy(input)
+	return v
 }
 
 // grow doubles the table and inserts every value again from its stored
@@ -104,11 +107,24 @@ func (t *valueSet) grow() {
 // string that it has returned never change. A string from a block keeps
 // the whole block alive.
 type stringArena struct {
-	block strings.Builder
+	// full are the blocks before the current one, and large the strings
+	// too long for a block.
+	full  []string
+	cur   strings.Builder
+	large []string
 }
 
+// arenaRef locates a string in a stringArena without a pointer. With
+// arenaLarge set, the low 32 bits index stringArena.large. Otherwise the
+// upper 32 bits are the block index, then 16 bits are the offset in the
+// block and 16 bits the length.
+type arenaRef uint64
+
+const arenaLarge arenaRef = 1 << 63
+
 const (
-	// arenaBlockBytes is the size of one block.
+	// arenaBlockBytes is the size of one block. Offsets in an arenaRef
+	// have 16 bits, so it is at most 64 KiB.
 	arenaBlockBytes = 64 << 10
 	// arenaMaxBytes is the longest string that goes into a block. Longer
 	// ones get their own allocation, so a block wastes at most this much
@@ -116,17 +132,34 @@ const (
 	arenaMaxBytes = arenaBlockBytes / 16
 )
 
-// copy returns a copy of s that shares no memory with s.
-func (a *stringArena) copy(s string) string {
+// copy returns a copy of s that shares no memory with s, and where it is.
+func (a *stringArena) copy(s string) (string, arenaRef) {
 	if len(s) > arenaMaxBytes {
-		return strings.Clone(s)
+		a.large = append(a.large, strings.Clone(s))
+		return a.large[len(a.large)-1], arenaLarge | arenaRef(len(a.large)-1)
 	}
-	if a.block.Cap()-a.block.Len() < len(s) {
+	if a.cur.Cap()-a.cur.Len() < len(s) {
 		// The strings already returned keep the old block alive.
-		a.block = strings.Builder{}
-		a.block.Grow(arenaBlockBytes)
+		if a.cur.Cap() > 0 {
+			a.full = append(a.full, a.cur.String())
+		}
+		a.cur = strings.Builder{}
+		a.cur.Grow(arenaBlockBytes)
 	}
-	start := a.block.Len()
-	a.block.WriteString(s)
-	return a.block.String()[start:]
+	start := a.cur.Len()
+	a.cur.WriteString(s)
+	ref := arenaRef(len(a.full))<<32 | arenaRef(start)<<16 | arenaRef(len(s))
+	return a.cur.String()[start:], ref
+}
+
+// at returns the string that ref locates.
+func (a *stringArena) at(ref arenaRef) string {
+	if ref&arenaLarge != 0 {
+		return a.large[uint32(ref)]
+	}
+	b, start, n := int(ref>>32), int(ref>>16&0xffff), int(ref&0xffff)
+	if b == len(a.full) {
+		return a.cur.String()[start : start+n]
+	}
+	return a.full[b][start : start+n]
 }
