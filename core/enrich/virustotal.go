@@ -103,12 +103,68 @@ func (v *VirusTotal) Decode(i ioc.IOC, rec Record, r *Result) error {
 			return v.decodeInvestigation(i, rec, r)
 		}
 	}
-	obj, err := vt.DecodeObject(rec.Data)
-	if err != nil {
-		return err
+	obj, ok := vt.DecodeSelected(rec.Data, triageAttributes)
+	if !ok {
+		// DecodeObject returns the error, or decodes what the fast
+		// decoder passed over.
+		var err error
+		if obj, err = vt.DecodeObject(rec.Data); err != nil {
+			return err
+		}
 	}
 	v.fillObject(i, obj, r)
 	return nil
+}
+
+// triageAttributes selects every attribute fillObject reads, through
+// Object.Stats, SummaryOf and timeline.FromAttributes, so a triage result
+// decoded with it equals one decoded from the whole object. A field read
+// there must be added here too, and TestTriageDecodeMatchesWhole compares
+// the two on every fixture.
+var triageAttributes = &vt.Selection{Members: map[string]*vt.Selection{
+	// Object.Stats and fillObject.
+	"last_analysis_stats": nil,
+	"reputation":          nil,
+	// SummaryOf. Of last_analysis_results it keeps only the engines that
+	// detectionsOf lists, which spares a map for each of about 70 engines.
+	"popular_threat_classification": {Members: map[string]*vt.Selection{"suggested_threat_label": nil}},
+	"last_analysis_results": {
+		Others: &vt.Selection{Members: map[string]*vt.Selection{"category": nil, "result": nil}},
+		Keep:   isDetection,
+	},
+	"tags":                  nil,
+	"meaningful_name":       nil,
+	"names":                 nil,
+	"type_description":      nil,
+	"size":                  nil,
+	"country":               nil,
+	"asn":                   nil,
+	"as_owner":              nil,
+	"network":               nil,
+	"registrar":             nil,
+	"last_final_url":        nil,
+	"title":                 nil,
+	"categories":            nil,
+	"first_submission_date": nil,
+	"last_submission_date":  nil,
+	"last_analysis_date":    nil,
+	"creation_date":         nil,
+	"times_submitted":       nil,
+	"total_votes":           nil,
+	// timeline.FromAttributes, beyond the dates above.
+	"first_seen_itw_date": nil,
+	"last_update_date":    nil,
+	"expiration_date":     nil,
+	"whois":               nil,
+	"pe_info":             {Members: map[string]*vt.Selection{"timestamp": nil}},
+	"signature_info":      {Members: map[string]*vt.Selection{"signing date": nil, "signers": nil}},
+}}
+
+// isDetection reports whether detectionsOf lists an engine result.
+func isDetection(result any) bool {
+	m, _ := result.(map[string]any)
+	c := vt.Attributes(m).String("category")
+	return c == "malicious" || c == "suspicious"
 }
 
 func (v *VirusTotal) fillObject(i ioc.IOC, obj *vt.Object, r *Result) {

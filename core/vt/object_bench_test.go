@@ -46,21 +46,49 @@ func TestDecodeObjectRejectsBadShapes(t *testing.T) {
 	}
 }
 
-// BenchmarkDecodeObject decodes a file object of about 6 KB with 70 engine
-// results, the shape a cached triage lookup decodes every time.
-func BenchmarkDecodeObject(b *testing.B) {
+// benchObject returns a file object of about 6 KB with 70 engine results,
+// the shape a cached triage lookup decodes every time.
+func benchObject() []byte {
 	var results []string
 	for i := range 70 {
 		results = append(results, fmt.Sprintf(`"Engine%d":{"category":"undetected","engine_name":"Engine%d","engine_version":"1.%d","result":null,"method":"blacklist","engine_update":"20240101"}`, i, i, i))
 	}
-	body := []byte(`{"data":{"type":"file","id":"` + strings.Repeat("a", 64) + `","links":{"self":"https://www.virustotal.com/api/v3/files/x"},` +
+	return []byte(`{"data":{"type":"file","id":"` + strings.Repeat("a", 64) + `","links":{"self":"https://www.virustotal.com/api/v3/files/x"},` +
 		`"attributes":{"reputation":-3,"tags":["peexe","signed"],"last_analysis_stats":{"malicious":5,"suspicious":0,"undetected":60,"harmless":0},` +
 		`"last_analysis_results":{` + strings.Join(results, ",") + `}}}}`)
+}
+
+// BenchmarkDecodeObject decodes benchObject whole, as investigate does.
+func BenchmarkDecodeObject(b *testing.B) {
+	body := benchObject()
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := DecodeObject(body); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeSelected decodes the attributes a triage result reads
+// from benchObject, the engine results of two engines among them.
+func BenchmarkDecodeSelected(b *testing.B) {
+	body := benchObject()
+	sel := &Selection{Members: map[string]*Selection{
+		"reputation": nil, "tags": nil, "last_analysis_stats": nil,
+		"last_analysis_results": {
+			Others: &Selection{Members: map[string]*Selection{"category": nil, "result": nil}},
+			Keep: func(v any) bool {
+				m, _ := v.(map[string]any)
+				return m["category"] == "malicious"
+			},
+		},
+	}}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := DecodeSelected(body, sel); !ok {
+			b.Fatal("DecodeSelected gave up")
 		}
 	}
 }
