@@ -122,12 +122,18 @@ func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 		case len(line) > 0:
 			ferr = e.feed(physical, string(line))
 		}
+		if ferr == nil {
+			ferr = e.flush()
+		}
 		if ferr != nil {
 			return ferr
 		}
 
 		if err == io.EOF {
-			return e.flushJoined()
+			if err := e.flushJoined(); err != nil {
+				return err
+			}
+			return e.flush()
 		}
 		if err != nil {
 			return fmt.Errorf("read line %d: %w", physical+1, err)
@@ -138,8 +144,8 @@ func Extract(r io.Reader, opt ExtractOptions, fn func(Match) error) error {
 // takeLines returns the complete lines in the reader's buffer as one
 // string, or "" when the buffer contains no end of line. One string for
 // many lines saves an allocation per token, because tokens and the values
-// parsed from them are substrings of it until emit copies the values it
-// keeps.
+// parsed from them are substrings of it until report copies the values
+// it keeps.
 func takeLines(br *bufio.Reader) string {
 	n := br.Buffered()
 	if n == 0 {
@@ -155,8 +161,8 @@ func takeLines(br *bufio.Reader) string {
 	return block
 }
 
-// feedLines feeds each line of block, end of line included, and counts
-// them in *physical.
+// feedLines feeds each line of block, end of line included, counts them
+// in *physical and reports the matches found.
 func (e *extractor) feedLines(physical *int, block string) error {
 	for block != "" {
 		end := strings.IndexByte(block, '\n') + 1
@@ -166,7 +172,7 @@ func (e *extractor) feedLines(physical *int, block string) error {
 		}
 		block = block[end:]
 	}
-	return nil
+	return e.flush()
 }
 
 // readLine reads one line, end of line included, using *buf for lines
@@ -237,6 +243,9 @@ type extractor struct {
 	raw          string
 	refanged     bool
 	refangedText string
+
+	// pending are the matches found since the last flush.
+	pending []pendingMatch
 }
 
 func newExtractor(opt ExtractOptions, fn func(Match) error) *extractor {
@@ -796,7 +805,7 @@ func (e *extractor) tldOK(host string) bool {
 	}
 	ok := isPublicTLD(l)
 	if len(e.tlds) < 4096 {
-		// The key is copied because last may point into the current line.
+		// The key is copied because last may point into a block of lines.
 		e.tlds[strings.Clone(last)] = ok
 	}
 	return ok
@@ -914,41 +923,110 @@ func typeIndex(t Type) int {
 	return 0
 }
 
-// emit reports ioc unless its value was reported before. The strings of
-// the reported IOC are copies owned by the value set, so ioc may point into
-// the current line.
+// emit queues ioc to be reported unless its value was reported before.
 func (e *extractor) emit(ioc IOC) {
 	if e.err != nil || (e.want != nil && !e.want[ioc.Type]) {
 		return
 	}
-	set := e.seen[typeIndex(ioc.Type)]
-	value, isNew := set.add(ioc.Value)
-	if !isNew {
-		return
-	}
-	input := ioc.Input
-	if e.refanged {
-		input = inputFor(input, e.refangedText, e.raw)
-	}
-	ioc.Input, ioc.Value = set.ownedInput(input, value), value
-	e.err = e.fn(Match{IOC: ioc, Line: e.line})
+	e.queue(pendingMatch{ioc: ioc, set: e.seen[typeIndex(ioc.Type)]})
 }
 
-// invalid reports a candidate that is not valid; kind is the type it
-// resembles, used for the type filter (any hash type for hex runs).
+// invalid queues a candidate that is not valid. kind is the type it
+// resembles, which the type filter uses (any hash type for hex runs).
 func (e *extractor) invalid(input, reason string, kind Type) {
 	if e.err != nil || !e.opt.Invalid || !e.wanted(kind) {
 		return
 	}
-	key, isNew := e.seenInvalid.add(input)
+	e.queue(pendingMatch{ioc: IOC{Input: input}, invalid: true, reason: reason, set: e.seenInvalid})
+}
+
+// pendingMatch is a match that is found but not yet compared with the
+// values already reported.
+type pendingMatch struct {
+	// ioc is the valid indicator, or for an invalid candidate only its
+	// Input. The strings may point into the current block of lines.
+	ioc     IOC
+	invalid bool
+	reason  string
+	line    int
+	set     *valueSet // the values of the match's type, or seenInvalid
+	hash    uint64    // the hash of the value in set
+	// The token state that inputFor needs.
+	raw, refangedText string
+	refanged          bool
+	// probe is the table slot read ahead by flush. It is not used again.
+	probe uint64
+}
+
+// maxPending bounds the matches queued before a flush, which keeps the
+// queue small on a long line full of indicators.
+const maxPending = 512
+
+func (e *extractor) queue(p pendingMatch) {
+	p.line = e.line
+	p.raw, p.refangedText, p.refanged = e.raw, e.refangedText, e.refanged
+	e.pending = append(e.pending, p)
+	if len(e.pending) >= maxPending {
+		e.err = e.flush()
+	}
+}
+
+// flush reports the queued matches whose values are new, in the order they
+// were found, and returns the first error from fn. On dense text most
+// values are new, and the table slot of each is a cache miss. The first
+// pass reads all slots of the batch one after another, so that those
+// misses overlap, and the second inserts and reports.
+func (e *extractor) flush() error {
+	batch := e.pending
+	for i := range batch {
+		p := &batch[i]
+		p.hash = p.set.hashOf(p.key())
+		p.set.prepare()
+	}
+	for i := range batch {
+		p := &batch[i]
+		p.probe = p.set.slot(p.hash)
+	}
+	for i := range batch {
+		if e.err != nil {
+			break
+		}
+		e.report(&batch[i])
+	}
+	clear(batch)
+	e.pending = batch[:0]
+	return e.err
+}
+
+// key returns the string under which p.set stores p, which is the input
+// for an invalid candidate and the value otherwise.
+func (p *pendingMatch) key() string {
+	if p.invalid {
+		return p.ioc.Input
+	}
+	return p.ioc.Value
+}
+
+// report passes p to fn unless its value was reported before. The strings
+// passed are copies owned by the value set, so they do not keep the block
+// of lines alive.
+func (e *extractor) report(p *pendingMatch) {
+	value, isNew := p.set.addHashed(p.key(), p.hash)
 	if !isNew {
 		return
 	}
-	if e.refanged {
-		input = inputFor(input, e.refangedText, e.raw)
+	input := p.ioc.Input
+	if p.refanged {
+		input = inputFor(input, p.refangedText, p.raw)
 	}
-	input = e.seenInvalid.ownedInput(input, key)
-	e.err = e.fn(Match{Invalid: &InvalidError{Input: input, Reason: reason}, Line: e.line})
+	input = p.set.ownedInput(input, value)
+	if p.invalid {
+		e.err = e.fn(Match{Invalid: &InvalidError{Input: input, Reason: p.reason}, Line: p.line})
+		return
+	}
+	ioc := p.ioc
+	ioc.Input, ioc.Value = input, value
+	e.err = e.fn(Match{IOC: ioc, Line: p.line})
 }
 
 // inputFor returns the text as found for a value taken from a refanged
@@ -1020,6 +1098,9 @@ func (e *extractor) flushJoined() error {
 // skipLine reports line n, too long to scan, of which prefix is the start.
 func (e *extractor) skipLine(n int, prefix []byte) error {
 	if err := e.flushJoined(); err != nil {
+		return err
+	}
+	if err := e.flush(); err != nil {
 		return err
 	}
 	for len(prefix) > 0 && !utf8.Valid(prefix) {

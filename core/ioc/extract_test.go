@@ -300,6 +300,37 @@ type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("disk on fire") }
 
+func TestExtractStopsInBatch(t *testing.T) {
+	// Matches are compared with the values already reported in batches.
+	// An error from fn must still stop the reports at once, in the middle
+	// of a batch too, and on a line longer than one batch.
+	stop := errors.New("stop")
+	var text strings.Builder
+	for i := range 3 * maxPending {
+		fmt.Fprintf(&text, "host%d.example.com ", i)
+		if i%7 == 0 {
+			text.WriteString("\n")
+		}
+	}
+	text.WriteString("\n" + strings.Repeat("x.example.com y.example.com ", maxPending) + "\n")
+	for _, after := range []int{1, maxPending - 1, maxPending + 3, 3*maxPending + 1} {
+		calls := 0
+		err := Extract(strings.NewReader(text.String()), ExtractOptions{}, func(Match) error {
+			calls++
+			if calls == after {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) {
+			t.Errorf("stop after %d: err = %v, want the callback's error", after, err)
+		}
+		if calls != after {
+			t.Errorf("stop after %d: callback ran %d times", after, calls)
+		}
+	}
+}
+
 func TestExtractReadError(t *testing.T) {
 	err := Extract(failingReader{}, ExtractOptions{}, func(Match) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "disk on fire") {

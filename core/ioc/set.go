@@ -30,6 +30,8 @@ type valueSet struct {
 	refs   []arenaRef
 	hashes []uint64
 	arena  stringArena
+	// prepared counts the calls of prepare not yet followed by addHashed.
+	prepared int
 }
 
 // minSetSlots is the table size after the first insert.
@@ -41,16 +43,38 @@ func newValueSet() *valueSet {
 
 // add inserts s unless it is already there. It returns the set's copy of s
 // and whether s was new.
+func (t *valueSet) add(s string) (string, bool) {
+	return t.addHashed(s, t.hashOf(s))
+}
+
+func (t *valueSet) hashOf(s string) uint64 {
+	if t.hash != nil {
+		return t.hash(s)
+	}
+	return maphash.String(t.seed, s)
+}
+
+// prepare readies the table for one more value, which addHashed is to
+// insert after the current batch of prepare calls.
+func (t *valueSet) prepare() {
+	t.prepared++
+	if 4*(len(t.refs)+t.prepared) > 3*len(t.slots) {
+		t.grow()
+	}
+}
+
+// slot returns the slot where the probe for hash h starts. Reading it
+// ahead of addHashed brings it into the cache.
+func (t *valueSet) slot(h uint64) uint64 {
+	return t.slots[h&uint64(len(t.slots)-1)]
+}
+
+// addHashed is add for a string whose hash is h.
 //
 // NOTE: the index in a slot has 32 bits, so a set holds at most 2^32-1
 // values. Far fewer distinct indicators already exhaust memory.
-func (t *valueSet) add(s string) (string, bool) {
-	var h uint64
-	if t.hash != nil {
-		h = t.hash(s)
-	} else {
-		h = maphash.String(t.seed, s)
-	}
+func (t *valueSet) addHashed(s string, h uint64) (string, bool) {
+	t.prepared = max(0, t.prepared-1)
 	// The load stays under 3/4, so probe runs stay short.
 	if 4*(len(t.refs)+1) > 3*len(t.slots) {
 		t.grow()
