@@ -132,26 +132,24 @@ func buildPlugins(opt Options, stop context.Context) []osq.OsqueryPlugin {
 // session is one registration with one osquery process.
 type session struct {
 	client *osq.ExtensionManagerClient
-	server *osq.ExtensionManagerServer
+	server *extensionServer
 	done   chan error // receives what Start returned
 }
 
 // register connects to osquery, registers the plugins and starts serving
 // them on the extension's own socket.
 func register(ctx context.Context, opt Options, plugins []osq.OsqueryPlugin) (*session, error) {
-	// Our own client, not one osquery-go creates, so that the ping loop
-	// below can use it and nothing is left running when osquery goes away.
+	// One client of our own serves the extension server and the ping loop
+	// below, so nothing is left running when osquery goes away.
 	client, err := osq.NewClient(opt.Socket, opt.ConnectTimeout)
 	if err != nil {
 		return nil, err
 	}
-	server, err := osq.NewExtensionManagerServer(ExtensionName, opt.Socket,
-		osq.WithClient(client), osq.ServerTimeout(opt.ConnectTimeout), osq.ExtensionVersion(opt.Version))
+	server, err := newExtensionServer(ExtensionName, opt.Version, opt.Socket, client, plugins)
 	if err != nil {
 		client.Close()
 		return nil, err
 	}
-	server.RegisterPlugin(plugins...)
 
 	s := &session{client: client, server: server, done: make(chan error, 1)}
 	go func() { s.done <- server.Start() }()

@@ -50,7 +50,7 @@ func (p *tablePlugin) Ping() osquery.ExtensionStatus {
 }
 
 // Shutdown does nothing: the extension cancels the stop context instead,
-// because osquery-go never calls a plugin's Shutdown.
+// because extensionServer never calls a plugin's Shutdown.
 func (p *tablePlugin) Shutdown() {}
 
 // Call answers the "generate" and "columns" actions. A non-zero status is
