@@ -72,16 +72,19 @@ func faultMatch(input string) string {
 }
 
 // Retry settings of every fault run: one retry, and a per-attempt timeout
-// short enough that a stalled body fails fast.
+// short enough that a stalled body fails fast, yet long enough that an
+// ordinary request on a 2-core machine running the race detector next to
+// other test packages does not time out: 700 ms did, for unfaulted IOCs
+// of the 500-IOC batch.
 const (
 	faultMaxRetries = 1
-	faultTimeout    = 700 * time.Millisecond
+	faultTimeout    = 2 * time.Second
 	// retryWindow is the max time between the first and the last attempt
 	// for one IOC. It adds the longest wait before the one retry (a
 	// Retry-After of 1 s plus 10% jitter, a backoff of at most 1 s, or the
 	// config's rate_limit_wait of 1 s after a bare 429), one
-	// attempt timing out, and 1 s of slack for a loaded machine.
-	retryWindow = 1100*time.Millisecond + faultTimeout + time.Second
+	// attempt timing out, and 2 s of slack for a loaded machine.
+	retryWindow = 1100*time.Millisecond + faultTimeout + 2*time.Second
 	// faultRunBound only catches a hung run: a 500-IOC batch under the race
 	// detector on a busy 2-core machine takes up to about 50 s.
 	faultRunBound = 90 * time.Second
