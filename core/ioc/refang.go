@@ -110,10 +110,32 @@ var bracketByte = func() (t [256]bool) {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
+// refangPlain marks the bytes that refangOnce copies without a look at
+// what follows, because none of them can start a rule.
+var refangPlain = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = true
+	}
+	for _, c := range "\\_^.[](){}<>dpaeDPAE" {
+		t[c] = false
+	}
+	return t
+}()
+
 // refangOnce applies every rule once, left to right.
 func refangOnce(s string) string {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
+		// Bytes that start no rule are copied as one run.
+		j := i
+		for j < len(s) && refangPlain[s[j]] {
+			j++
+		}
+		if j > i {
+			b = append(b, s[i:j]...)
+			i = j
+			continue
+		}
 		c := s[i]
 
 		if c >= utf8.RuneSelf {
@@ -177,6 +199,14 @@ func refangOnce(s string) string {
 				i += n
 				continue
 			}
+		}
+
+		if c == '.' && (i+1 == len(s) || !isBracket(s[i+1]) && !isSpace(s[i+1])) {
+			// matchToken finds no token at a dot unless a bracket or a
+			// space follows it.
+			b = append(b, c)
+			i++
+			continue
 		}
 
 		if isBracket(c) || c == '.' || (startsWord(c) && wordBeforeBracket(s, i)) {
