@@ -304,8 +304,8 @@ func (e *extractor) scanLine(line string) error {
 			i++
 		}
 		start := i
-		var or uint8
-		hexOnly, angled := true, false
+		// or and and collect the classes of the token's bytes.
+		or, and := uint8(0), uint8(0xff)
 		var stop uint8 // class of the byte that ended the token
 		for i < n {
 			c := byteClass[line[i]]
@@ -314,11 +314,10 @@ func (e *extractor) scanLine(line string) error {
 				break
 			}
 			or |= c
-			if c&clsHex == 0 {
-				hexOnly = false
-			}
+			and &= c
 			i++
 		}
+		hexOnly, angled := and&clsHex != 0, false
 
 		// One test per token for the rare cases keeps plain text fast.
 		if (or|stop)&(clsEscape|clsAngle) != 0 {
@@ -341,8 +340,12 @@ func (e *extractor) scanLine(line string) error {
 		if start == i {
 			continue
 		}
-		if end := joinSpacedSeparators(line, i); end != i {
-			i, or = end, or|clsSpecial
+		// The test before the call is the first one of joinSpacedSeparators,
+		// which most tokens fail.
+		if i+1 < n && isSpace(line[i]) && (isSpace(line[i+1]) || isOpener(line[i+1])) {
+			if end := joinSpacedSeparators(line, i); end != i {
+				i, or = end, or|clsSpecial
+			}
 		}
 		tok := line[start:i]
 		if or&clsSpecial == 0 && !(hexOnly && len(tok) >= minHexCandidate) {
