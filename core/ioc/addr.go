@@ -1,6 +1,9 @@
 package ioc
 
-import "net/netip"
+import (
+	"encoding/binary"
+	"net/netip"
+)
 
 // nonRoutable lists the special-purpose ranges whose addresses mean nothing
 // on the public internet (IANA IPv4 and IPv6 special-purpose registries,
@@ -41,11 +44,35 @@ var nonRoutable = func() []netip.Prefix {
 	return ps
 }()
 
+// nonRoutable4 is the IPv4 part of nonRoutable as address and mask pairs,
+// which NonRoutable tests without the generality of netip.Prefix.
+var nonRoutable4 = func() (ranges []struct{ addr, mask uint32 }) {
+	for _, p := range nonRoutable {
+		if p.Addr().Is4() {
+			a := p.Addr().As4()
+			mask := ^uint32(0) << (32 - p.Bits())
+			ranges = append(ranges, struct{ addr, mask uint32 }{binary.BigEndian.Uint32(a[:]), mask})
+		}
+	}
+	return ranges
+}()
+
 // NonRoutable reports whether a is a private, loopback, link-local, CGNAT,
 // multicast, documentation, unspecified or otherwise reserved address.
 // IPv4-mapped IPv6 addresses are judged as IPv4.
 func NonRoutable(a netip.Addr) bool {
-	a = a.Unmap().WithZone("")
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		x := binary.BigEndian.Uint32(b[:])
+		for _, r := range nonRoutable4 {
+			if x&r.mask == r.addr {
+				return true
+			}
+		}
+		return false
+	}
+	a = a.WithZone("")
 	for _, p := range nonRoutable {
 		if p.Contains(a) {
 			return true
