@@ -576,3 +576,43 @@ func TestKBErrorIsRow(t *testing.T) {
 		t.Errorf("rows = %v, want one error row", rows)
 	}
 }
+
+// batchEngine is a fakeEngine that attaches knowledge-base tags to all the
+// results of a call at once, as *enrich.Engine does.
+type batchEngine struct {
+	fakeEngine
+	attached atomic.Int32
+}
+
+func (b *batchEngine) AttachLocal(_ context.Context, results []enrich.Result) {
+	b.attached.Add(1)
+	for i := range results {
+		results[i].Local.Tags = []string{"kb-" + results[i].Normalized}
+	}
+}
+
+func TestTriageAttachesLocalOncePerCall(t *testing.T) {
+	eng := &batchEngine{}
+	h := start(t, vexosq.Options{Engine: eng})
+
+	values := []string{"8.8.8.8", "1.1.1.1", "evil.example.com"}
+	rows, _ := query(t, h, osquerytest.Query{Table: "vex_triage", Where: []osquerytest.Cond{osquerytest.In("ioc", values...)}}, osquerytest.Options{IN: osquerytest.INOptimized})
+	if len(rows) != len(values) {
+		t.Fatalf("rows = %d, want %d", len(rows), len(values))
+	}
+	for _, r := range rows {
+		if want := "dns,kb-" + r["ioc_normalized"]; r["tags"] != want {
+			t.Errorf("%s: tags = %q, want %q", r["ioc"], r["tags"], want)
+		}
+	}
+	if n := eng.attached.Load(); n != 1 {
+		t.Errorf("AttachLocal called %d times, want once per call", n)
+	}
+	eng.mu.Lock()
+	defer eng.mu.Unlock()
+	for _, req := range eng.reqs {
+		if !req.NoLocal {
+			t.Errorf("lookup request %+v reads the knowledge base itself", req)
+		}
+	}
+}

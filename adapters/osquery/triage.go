@@ -26,6 +26,13 @@ type Engine interface {
 	Lookup(ctx context.Context, input string, req enrich.Request) enrich.Result
 }
 
+// localAttacher is implemented by engines that read the knowledge base for
+// many results at once, as *enrich.Engine does. lookupAll then makes one
+// knowledge-base read per call instead of one per IOC.
+type localAttacher interface {
+	AttachLocal(ctx context.Context, results []enrich.Result)
+}
+
 // Column names shared by the lookup tables.
 const (
 	colIOC     = "ioc"
@@ -155,7 +162,9 @@ func (t *lookupTable) lookupAll(ctx context.Context, inputs []lookupInput) []enr
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, t.settings.Concurrency)
 	)
+	attacher, batchLocal := t.engine.(localAttacher)
 	for i, in := range inputs {
+		in.req.NoLocal = batchLocal
 		switch {
 		case i >= t.settings.MaxIOCs:
 			results[i] = errorResult(in, enrich.StatusFailed,
@@ -208,6 +217,9 @@ func (t *lookupTable) lookupAll(ctx context.Context, inputs []lookupInput) []enr
 			out[i] = results[i]
 		}
 		out[i] = t.explainStop(ctx, callCtx, out[i])
+	}
+	if batchLocal {
+		attacher.AttachLocal(ctx, out)
 	}
 	return out
 }

@@ -20,6 +20,9 @@ type Request struct {
 	Offline    bool          // use the cache and KB only; a miss is StatusOfflineMiss
 	MaxAge     time.Duration // accept cache entries up to this age; 0 means the cache's own TTL
 	AllowStale bool          // when the source is rate-limited or fails, serve an expired entry
+	// NoLocal leaves Result.Local empty, for a caller that reads the
+	// knowledge base for many results at once with AttachLocal.
+	NoLocal bool
 }
 
 func (r Request) mode() Mode {
@@ -33,6 +36,14 @@ func (r Request) mode() Mode {
 // The knowledge base implements it; nil means no KB.
 type LocalStore interface {
 	Local(ctx context.Context, key string) (Local, error)
+}
+
+// LocalBatchStore is a LocalStore that also reads many IOCs in a few
+// queries. The knowledge base implements it. LocalMany returns a map keyed
+// by the keys given, without the keys that have no data.
+type LocalBatchStore interface {
+	LocalStore
+	LocalMany(ctx context.Context, keys []string) (map[string]Local, error)
 }
 
 // Options configure an Engine.
@@ -130,8 +141,10 @@ func (e *Engine) lookup(ctx context.Context, input string, i ioc.IOC, parseErr e
 		return r
 	}
 	r.Type, r.Normalized, r.Flags = i.Type, i.Value, i.Flags
-	// The named result lets the deferred call change what is returned.
-	defer e.attachLocal(ctx, &r)
+	if !req.NoLocal {
+		// The named result lets the deferred call change what is returned.
+		defer e.attachLocal(ctx, &r)
+	}
 
 	if i.Has(ioc.FlagNonRoutable) && !e.opt.AllowNonRoutable {
 		r.Status = StatusNonRoutable
@@ -289,6 +302,39 @@ func (e *Engine) fill(src Enricher, i ioc.IOC, entry cache.Entry, from Source, r
 	r.Status = StatusOK
 	r.Engines = r.Stats.Engines()
 	r.Verdict = verdict.Of(r.Stats, e.opt.Thresholds)
+}
+
+// AttachLocal sets the knowledge-base data of results looked up with
+// Request.NoLocal, reading it for all of them at once when the knowledge
+// base is a LocalBatchStore. Each result gets what Lookup would have given
+// it. A failed read is logged and leaves Local empty, as in Lookup.
+func (e *Engine) AttachLocal(ctx context.Context, results []Result) {
+	batch, ok := e.opt.KB.(LocalBatchStore)
+	if !ok {
+		for i := range results {
+			e.attachLocal(ctx, &results[i])
+		}
+		return
+	}
+	keys := make([]string, 0, len(results))
+	for _, r := range results {
+		if r.Normalized != "" {
+			keys = append(keys, r.Normalized)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	found, err := batch.LocalMany(context.WithoutCancel(ctx), keys)
+	if err != nil {
+		e.opt.Logger.WarnContext(ctx, "knowledge base read failed", "iocs", len(keys), "error", err)
+		return
+	}
+	for i := range results {
+		if l, ok := found[results[i].Normalized]; ok && results[i].Normalized != "" {
+			results[i].Local = l
+		}
+	}
 }
 
 func (e *Engine) attachLocal(ctx context.Context, r *Result) {

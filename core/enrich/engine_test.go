@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -236,6 +237,60 @@ func TestLookupAttachesLocalData(t *testing.T) {
 	}
 	if r := e.Lookup(context.Background(), "10.1.2.3", Request{}); r.Local.Tags != nil {
 		t.Errorf("non-routable result carries tags %v of another IOC", r.Local.Tags)
+	}
+}
+
+// fakeBatchKB is a fakeKB that also reads many keys at once and counts
+// the calls of each kind.
+type fakeBatchKB struct {
+	fakeKB
+	single, many atomic.Int32
+}
+
+func (k *fakeBatchKB) Local(ctx context.Context, key string) (Local, error) {
+	k.single.Add(1)
+	return k.fakeKB.Local(ctx, key)
+}
+
+func (k *fakeBatchKB) LocalMany(_ context.Context, keys []string) (map[string]Local, error) {
+	k.many.Add(1)
+	out := map[string]Local{}
+	for _, key := range keys {
+		if l, ok := k.fakeKB[key]; ok {
+			out[key] = l
+		}
+	}
+	return out, nil
+}
+
+func TestAttachLocalMatchesLookup(t *testing.T) {
+	src := &fakeSource{stats: map[string]verdict.Stats{"evil.com": bad, "8.8.8.8": clean}}
+	kb := &fakeBatchKB{fakeKB: fakeKB{
+		"evil.com": {Tags: []string{"apt-x"}, Watchlists: []string{"case-1"}},
+		"10.1.2.3": {Notes: []Note{{ID: 1, Text: "lab host"}}},
+	}}
+	e := New(Options{Enrichers: []Enricher{src}, KB: kb})
+	ctx := context.Background()
+	inputs := []string{"evil[.]com", "8.8.8.8", "10.1.2.3", "not an ioc", "EVIL.com."}
+
+	var want, got []Result
+	for _, in := range inputs {
+		want = append(want, e.Lookup(ctx, in, Request{}))
+		got = append(got, e.Lookup(ctx, in, Request{NoLocal: true}))
+	}
+	single := kb.single.Load()
+	e.AttachLocal(ctx, got)
+
+	for i := range inputs {
+		if !reflect.DeepEqual(got[i].Local, want[i].Local) {
+			t.Errorf("%q: AttachLocal gave %+v, Lookup %+v", inputs[i], got[i].Local, want[i].Local)
+		}
+	}
+	if n := kb.many.Load(); n != 1 {
+		t.Errorf("LocalMany called %d times, want once", n)
+	}
+	if n := kb.single.Load() - single; n != 0 {
+		t.Errorf("Local called %d times by AttachLocal, want none", n)
 	}
 }
 

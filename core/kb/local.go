@@ -76,6 +76,9 @@ func (k *KB) LastVerdict(ctx context.Context, key string) (VerdictRecord, bool, 
 	return rec, found, nil
 }
 
+// The engine reads the knowledge base of many lookups at once through it.
+var _ enrich.LocalBatchStore = (*KB)(nil)
+
 // Local returns the tags, notes and watchlists of one indicator. An
 // indicator the knowledge base has never seen has an empty Local.
 func (k *KB) Local(ctx context.Context, key string) (enrich.Local, error) {
