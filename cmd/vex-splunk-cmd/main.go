@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -34,6 +35,7 @@ func main() {
 
 func run(ctx context.Context) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})).With("component", "splunk")
+	log.Debug("go heap soft limit set", "memory_limit", setMemoryLimit(os.Getenv))
 
 	cfg, cfgErr := loadConfig()
 	if cfgErr != nil {
@@ -64,6 +66,31 @@ func run(ctx context.Context) int {
 		return 1
 	}
 	return 0
+}
+
+// memoryLimit is the soft limit on the Go heap that the command sets when
+// GOMEMLIMIT is not set, because splunkd starts one process per search and
+// their memory adds up. The live heap is mostly the current chunk (its body,
+// parsed fields and reply) and the fields kept per distinct value: 40 to
+// 60 MB with chunks of 50,000 events (GODEBUG=gctrace=1 on
+// BenchmarkWarmCache). Under GOGC=100 alone the heap grew to twice that
+// before each collection, and peak RSS on 1,000,000 events was 110 to
+// 160 MB. With this limit it was 85 MB, at the same events per second.
+//
+// NOTE: the limit is soft. A live heap above it, as with chunks much larger
+// than 50,000 events, is not an error, but the collector then runs more
+// often, up to the runtime's cap of about half the CPU.
+const memoryLimit = 64 << 20
+
+// setMemoryLimit applies memoryLimit unless the GOMEMLIMIT environment
+// variable is set, which the runtime has applied already. It returns the
+// limit in effect.
+func setMemoryLimit(getenv func(string) string) int64 {
+	if getenv("GOMEMLIMIT") != "" {
+		return debug.SetMemoryLimit(-1)
+	}
+	debug.SetMemoryLimit(memoryLimit)
+	return memoryLimit
 }
 
 func loadConfig() (*config.Config, error) {

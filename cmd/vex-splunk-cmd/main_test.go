@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -339,5 +341,56 @@ func TestBinaryOfflineWithoutSplunkd(t *testing.T) {
 	last := replies[len(replies)-1]
 	if len(last.rows) != 1 || !slices.Contains(last.header, "vt_status") {
 		t.Errorf("last reply header %v rows %v, want one row with vt_* columns", last.header, last.rows)
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+
+	debug.SetMemoryLimit(math.MaxInt64)
+	if got := setMemoryLimit(func(string) string { return "" }); got != memoryLimit {
+		t.Errorf("setMemoryLimit returned %d, want %d", got, memoryLimit)
+	}
+	if got := debug.SetMemoryLimit(-1); got != memoryLimit {
+		t.Errorf("runtime memory limit = %d, want %d", got, memoryLimit)
+	}
+
+	// A GOMEMLIMIT set by the user wins, because the runtime applied it at start.
+	debug.SetMemoryLimit(1 << 30)
+	withEnv := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}
+	if got := setMemoryLimit(withEnv); got != 1<<30 {
+		t.Errorf("setMemoryLimit with GOMEMLIMIT set returned %d, want %d", got, 1<<30)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
+		t.Errorf("runtime memory limit = %d, want GOMEMLIMIT's %d", got, 1<<30)
+	}
+}
+
+func TestBinarySetsMemoryLimit(t *testing.T) {
+	w := newWorld(t)
+	input := getinfo(t, w.splunkd.URL(), "field=src_ip")
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"VEX_LOG=debug"}, fmt.Sprintf("memory_limit=%d", memoryLimit)},
+		{[]string{"VEX_LOG=debug", "GOMEMLIMIT=200MiB"}, fmt.Sprintf("memory_limit=%d", 200<<20)},
+	} {
+		env := w.env
+		w.env = append(slices.Clip(env), tc.env...)
+		_, stderr, err := w.run(t, input)
+		w.env = env
+		if err != nil {
+			t.Fatalf("binary with %v failed: %v\nstderr:\n%s", tc.env, err, stderr)
+		}
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("binary with %v: stderr lacks %q:\n%s", tc.env, tc.want, stderr)
+		}
 	}
 }
