@@ -24,8 +24,13 @@ type Selection struct {
 	Whole bool
 
 	once  sync.Once
-	names map[string]string // the keys of Members, built on first use
+	names []string // the keys of Members, built on first use
+	index map[string]string
 }
+
+// linearNames is the size up to which name compares a key with each name
+// in turn, which is faster than hashing it.
+const linearNames = 8
 
 // common holds string values that most engine results repeat, boxed once,
 // so that decoding them allocates nothing.
@@ -185,6 +190,10 @@ func (s *scanner) str() (member, bool) {
 	k := member{ascii: true}
 	for s.i < len(s.b) {
 		c := s.b[s.i]
+		if plain[c] {
+			s.i++
+			continue
+		}
 		switch {
 		case c == '"':
 			k.raw = s.b[start:s.i]
@@ -205,6 +214,15 @@ func (s *scanner) str() (member, bool) {
 	}
 	return member{}, false
 }
+
+// plain marks the bytes that str steps over without a closer look: ASCII
+// other than control characters, the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // escape checks the escape sequence at s.i and steps over it.
 func (s *scanner) escape() bool {
@@ -423,21 +441,34 @@ func (s *scanner) selected(sel *Selection, k member, m map[string]any, depth int
 // string comes from sel, so matching a plain key allocates nothing.
 func (sel *Selection) name(k member) (string, bool) {
 	sel.once.Do(func() {
-		sel.names = make(map[string]string, len(sel.Members))
 		for n := range sel.Members {
-			sel.names[n] = n
+			sel.names = append(sel.names, n)
+		}
+		if len(sel.names) > linearNames {
+			sel.index = make(map[string]string, len(sel.names))
+			for _, n := range sel.names {
+				sel.index[n] = n
+			}
 		}
 	})
-	if !k.escaped {
-		n, ok := sel.names[string(k.raw)]
+	key := k.raw
+	if k.escaped {
+		text, ok := k.text()
+		if !ok {
+			return "", false
+		}
+		key = []byte(text)
+	}
+	if sel.index != nil {
+		n, ok := sel.index[string(key)]
 		return n, ok
 	}
-	text, ok := k.text()
-	if !ok {
-		return "", false
+	for _, n := range sel.names {
+		if n == string(key) {
+			return n, true
+		}
 	}
-	n, ok := sel.names[text]
-	return n, ok
+	return "", false
 }
 
 // forget deletes the member k from m, without building its name when m
