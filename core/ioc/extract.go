@@ -246,6 +246,8 @@ type extractor struct {
 
 	// pending are the matches found since the last flush.
 	pending []pendingMatch
+	// refangBuf is reused by every refang of a token.
+	refangBuf refangBuffer
 }
 
 func newExtractor(opt ExtractOptions, fn func(Match) error) *extractor {
@@ -502,7 +504,7 @@ const maxRefangToken = 16 << 10
 func (e *extractor) token(raw string) {
 	s := raw
 	if len(raw) <= maxRefangToken {
-		s = Refang(raw)
+		s = e.refangBuf.refang(raw)
 	}
 	e.raw, e.refanged, e.refangedText = raw, s != raw, s
 
@@ -1020,7 +1022,7 @@ func (e *extractor) report(p *pendingMatch) {
 	}
 	input := p.ioc.Input
 	if p.refanged {
-		input = inputFor(input, p.refangedText, p.raw)
+		input = inputFor(input, p.refangedText, p.raw, &e.refangBuf)
 	}
 	input = p.set.ownedInput(input, value)
 	if p.invalid {
@@ -1034,12 +1036,13 @@ func (e *extractor) report(p *pendingMatch) {
 
 // inputFor returns the text as found for a value taken from a refanged
 // token: the raw token when it holds just this value, else the value.
-func inputFor(value, refanged, raw string) string {
+func inputFor(value, refanged, raw string, buf *refangBuffer) string {
 	if value == refanged {
 		return raw
 	}
 	t := strings.TrimRight(strings.TrimLeft(raw, "([{*+="), ".,:;!?)]}*+")
-	if Refang(t) == value {
+	if t != raw && buf.refang(t) == value {
+		// When t is raw, it refangs to refanged, which is not value.
 		return t
 	}
 	return value

@@ -1,6 +1,7 @@
 package ioc
 
 import (
+	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -17,11 +18,23 @@ import (
 // Refang(Refang(s)) == Refang(s) for every s. Text without defanging is
 // returned unchanged.
 func Refang(s string) string {
+	var buf refangBuffer
+	return buf.refang(s)
+}
+
+// refangBuffer keeps the byte slices that refanging builds in, so that a
+// caller refanging many strings allocates only each result.
+type refangBuffer struct {
+	text, schemes []byte
+}
+
+// refang is Refang with the slices of buf.
+func (buf *refangBuffer) refang(s string) string {
 	if !mayBeDefanged(s) {
 		return s
 	}
 	for {
-		r := refangOnce(s)
+		r := buf.refangOnce(s)
 		if r == s || !mayBeDefanged(r) {
 			return r
 		}
@@ -64,7 +77,7 @@ var refangStart = func() (t [256]uint8) {
 }()
 
 // defangedScheme reports whether the "://" at s[i] follows a defanged or
-// bracketed scheme, which refangSchemes would rewrite.
+// bracketed scheme, which appendRefangedSchemes would rewrite.
 func defangedScheme(s string, i int) bool {
 	if i > 0 && isBracket(s[i-1]) {
 		return true
@@ -122,9 +135,10 @@ var refangPlain = func() (t [256]bool) {
 	return t
 }()
 
-// refangOnce applies every rule once, left to right.
-func refangOnce(s string) string {
-	b := make([]byte, 0, len(s))
+// refangOnce applies every rule once, left to right. It returns s itself
+// when no rule changes it.
+func (buf *refangBuffer) refangOnce(s string) string {
+	b := buf.text[:0]
 	for i := 0; i < len(s); {
 		// Bytes that start no rule are copied as one run.
 		j := i
@@ -179,7 +193,7 @@ func refangOnce(s string) string {
 		}
 
 		if c == '_' && underscoreScheme(s, i) {
-			// "http__example.com": refangSchemes then rewrites a
+			// "http__example.com": appendRefangedSchemes then rewrites a
 			// defanged scheme such as "hxxp://".
 			b = append(b, "://"...)
 			i += 2
@@ -240,7 +254,16 @@ func refangOnce(s string) string {
 		b = append(b, c)
 		i++
 	}
-	return refangSchemes(string(b))
+	buf.text = b[:0]
+	out, rewritten := appendRefangedSchemes(buf.schemes[:0], b)
+	buf.schemes = out[:0]
+	if rewritten {
+		b = out
+	}
+	if string(b) == s {
+		return s
+	}
+	return string(b)
 }
 
 // matchToken matches a defanged separator starting at s[i]: brackets, a
@@ -485,16 +508,18 @@ func matchDotToken(s string, i int) (string, int, bool) {
 	return ".", k - i, true
 }
 
-// refangSchemes rewrites "hxxp://", "hXXps://", "fxp://", "xxxx://" and
-// bracketed schemes ("[http]://", "http]://") to the real scheme. Only the
-// letters right before "://" are looked at.
-func refangSchemes(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
+// appendRefangedSchemes appends s to dst with "hxxp://", "hXXps://",
+// "fxp://", "xxxx://" and bracketed schemes ("[http]://", "http]://")
+// rewritten to the real scheme. Only the letters right before "://" are
+// looked at. It reports whether it rewrote a scheme, and appends nothing
+// when it did not.
+func appendRefangedSchemes(dst, s []byte) ([]byte, bool) {
+	i := bytes.Index(s, schemeSeparator)
+	if i < 0 {
+		return dst, false
 	}
-	var b strings.Builder
 	last := 0
-	for i := strings.Index(s, "://"); i >= 0; {
+	for {
 		// Closing brackets between the scheme and "://".
 		j := i
 		for j > last && isBracket(s[j-1]) {
@@ -504,7 +529,7 @@ func refangSchemes(s string) string {
 		for start > last && isASCIILetter(s[start-1]) {
 			start--
 		}
-		rep, from := schemeFor(s[start:j], j != i)
+		rep, from := schemeFor(string(s[start:j]), j != i)
 		if rep != "" {
 			from += start
 			if j != i {
@@ -513,22 +538,23 @@ func refangSchemes(s string) string {
 					from--
 				}
 			}
-			b.WriteString(s[last:from])
-			b.WriteString(rep)
+			dst = append(dst, s[last:from]...)
+			dst = append(dst, rep...)
 			last = i
 		}
-		next := strings.Index(s[i+3:], "://")
+		next := bytes.Index(s[i+3:], schemeSeparator)
 		if next < 0 {
 			break
 		}
 		i += 3 + next
 	}
 	if last == 0 {
-		return s
+		return dst, false
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return append(dst, s[last:]...), true
 }
+
+var schemeSeparator = []byte("://")
 
 // schemeFor maps a defanged scheme at the end of word to its real name and
 // returns where in word it starts. A bracketed word may also be a real

@@ -11,8 +11,9 @@ import (
 )
 
 // refangBefore is Refang as it was before refangOnce copied runs of plain
-// bytes at once and passed over dots that no bracket or space follows.
-// The comparisons below check that the shortcuts change no output.
+// bytes at once, passed over dots that no bracket or space follows, and
+// built its result in reused byte slices. The comparisons below check that
+// these changes alter no output.
 func refangBefore(s string) string {
 	if !mayBeDefanged(s) {
 		return s
@@ -125,7 +126,52 @@ func refangOnceBefore(s string) string {
 		b = append(b, c)
 		i++
 	}
-	return refangSchemes(string(b))
+	return refangSchemesBefore(string(b))
+}
+
+// refangSchemesBefore rewrites "hxxp://", "hXXps://", "fxp://", "xxxx://" and
+// bracketed schemes ("[http]://", "http]://") to the real scheme. Only the
+// letters right before "://" are looked at.
+func refangSchemesBefore(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := strings.Index(s, "://"); i >= 0; {
+		// Closing brackets between the scheme and "://".
+		j := i
+		for j > last && isBracket(s[j-1]) {
+			j--
+		}
+		start := j
+		for start > last && isASCIILetter(s[start-1]) {
+			start--
+		}
+		rep, from := schemeFor(s[start:j], j != i)
+		if rep != "" {
+			from += start
+			if j != i {
+				// Opening brackets before a bracketed scheme go too.
+				for from > last && isBracket(s[from-1]) {
+					from--
+				}
+			}
+			b.WriteString(s[last:from])
+			b.WriteString(rep)
+			last = i
+		}
+		next := strings.Index(s[i+3:], "://")
+		if next < 0 {
+			break
+		}
+		i += 3 + next
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 func TestRefangMatchesBefore(t *testing.T) {
