@@ -252,6 +252,7 @@ type extractor struct {
 
 func newExtractor(opt ExtractOptions, fn func(Match) error) *extractor {
 	e := &extractor{opt: opt, fn: fn, seenInvalid: newValueSet(), tlds: map[string]bool{}}
+	e.refangBuf.results = &stringBlocks{}
 	for i := range e.seen {
 		e.seen[i] = newValueSet()
 	}

@@ -385,3 +385,29 @@ func TestValueSetMatchesMap(t *testing.T) {
 		t.Errorf("set holds %d values, want %d", len(set.refs), len(want))
 	}
 }
+
+func TestStringBlocksCopy(t *testing.T) {
+	// Each string must keep its bytes while the source slice is reused
+	// and later strings fill the block and start new ones.
+	var blocks stringBlocks
+	var got, want []string
+	src := make([]byte, 0, 2*arenaMaxBytes)
+	for i := range 5000 {
+		n := i % 97
+		if i%1000 == 0 {
+			n = arenaMaxBytes + 1
+		}
+		src = src[:0]
+		for k := range n {
+			src = append(src, byte('a'+(i+k)%26))
+		}
+		want = append(want, string(src))
+		got = append(got, blocks.string(src))
+		clear(src)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("string %d = %.20q, want %.20q", i, got[i], want[i])
+		}
+	}
+}

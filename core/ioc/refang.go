@@ -23,9 +23,11 @@ func Refang(s string) string {
 }
 
 // refangBuffer keeps the byte slices that refanging builds in, so that a
-// caller refanging many strings allocates only each result.
+// caller refanging many strings allocates only each result. With results
+// set, the results too are cut from shared blocks.
 type refangBuffer struct {
 	text, schemes []byte
+	results       *stringBlocks
 }
 
 // refang is Refang with the slices of buf.
@@ -262,6 +264,9 @@ func (buf *refangBuffer) refangOnce(s string) string {
 	}
 	if string(b) == s {
 		return s
+	}
+	if buf.results != nil {
+		return buf.results.string(b)
 	}
 	return string(b)
 }

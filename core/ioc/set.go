@@ -187,3 +187,25 @@ func (a *stringArena) at(ref arenaRef) string {
 	}
 	return a.full[b][start : start+n]
 }
+
+// stringBlocks makes strings from byte slices by copying them into shared
+// blocks, so that many short strings cost one allocation per block. Unlike
+// stringArena it keeps no reference to a full block, which stays alive only
+// as long as a string cut from it.
+type stringBlocks struct {
+	cur strings.Builder
+}
+
+// string returns a string with the bytes of b.
+func (s *stringBlocks) string(b []byte) string {
+	if len(b) > arenaMaxBytes {
+		return string(b)
+	}
+	if s.cur.Cap()-s.cur.Len() < len(b) {
+		s.cur = strings.Builder{}
+		s.cur.Grow(arenaBlockBytes)
+	}
+	start := s.cur.Len()
+	s.cur.Write(b)
+	return s.cur.String()[start:]
+}
