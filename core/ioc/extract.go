@@ -623,10 +623,15 @@ func (e *extractor) segment(s string) {
 		}
 		j := i
 		for j < len(s) {
-			r, size := rune(s[j]), 1
-			if r >= utf8.RuneSelf {
-				r, size = utf8.DecodeRuneInString(s[j:])
+			// ASCII bytes take the table alone, without a call.
+			if c := s[j]; c < utf8.RuneSelf {
+				if !atomByte[c] {
+					break
+				}
+				j++
+				continue
 			}
+			r, size := utf8.DecodeRuneInString(s[j:])
 			if !isAtomRune(r) {
 				break
 			}
