@@ -272,6 +272,7 @@ const (
 	clsSpecial             // needs a closer look: . : @ brackets backslash
 	clsEscape              // ESC, which starts a terminal escape sequence
 	clsAngle               // '<', a delimiter that may open "<.>"
+	clsRefang              // may start a refang rule (see refangStart)
 )
 
 var byteClass = func() (t [256]uint8) {
@@ -293,6 +294,11 @@ var byteClass = func() (t [256]uint8) {
 	}
 	t[esc] = clsEscape
 	t['<'] |= clsAngle
+	for c := range t {
+		if refangStart[c] != 0 {
+			t[c] |= clsRefang
+		}
+	}
 	return t
 }()
 
@@ -336,7 +342,7 @@ func (e *extractor) scanLine(line string) error {
 			}
 			if i > start {
 				if end := extendOverAngles(line, i); end != i {
-					i, or, hexOnly, angled = end, or|clsSpecial, false, true
+					i, or, hexOnly, angled = end, or|clsSpecial|clsRefang, false, true
 				}
 			}
 		}
@@ -347,7 +353,7 @@ func (e *extractor) scanLine(line string) error {
 		// which most tokens fail.
 		if i+1 < n && isSpace(line[i]) && (isSpace(line[i+1]) || isOpener(line[i+1])) {
 			if end := joinSpacedSeparators(line, i); end != i {
-				i, or = end, or|clsSpecial
+				i, or = end, or|clsSpecial|clsRefang
 			}
 		}
 		tok := line[start:i]
@@ -359,7 +365,7 @@ func (e *extractor) scanLine(line string) error {
 		if or&clsSpecial != 0 && !angled && !worthALook(tok) {
 			continue
 		}
-		e.token(tok)
+		e.token(tok, or&clsRefang != 0)
 		if e.err != nil {
 			return e.err
 		}
@@ -501,10 +507,11 @@ func isEdgePunct(c byte) bool {
 // cost time quadratic in the "[at]" they contain.
 const maxRefangToken = 16 << 10
 
-// token extracts every indicator from one token.
-func (e *extractor) token(raw string) {
+// token extracts every indicator from one token. Without mayRefang, no
+// byte of raw can start a refang rule, so Refang would return raw.
+func (e *extractor) token(raw string, mayRefang bool) {
 	s := raw
-	if len(raw) <= maxRefangToken {
+	if mayRefang && len(raw) <= maxRefangToken {
 		s = e.refangBuf.refang(raw)
 	}
 	e.raw, e.refanged, e.refangedText = raw, s != raw, s

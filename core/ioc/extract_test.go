@@ -411,3 +411,13 @@ func TestStringBlocksCopy(t *testing.T) {
 		}
 	}
 }
+
+func TestByteClassMarksRefangStarts(t *testing.T) {
+	// scanLine skips Refang for a token without clsRefang bytes, which is
+	// right only while every byte that mayBeDefanged looks for has it.
+	for c := range 256 {
+		if refangStart[c] != 0 && byteClass[c]&clsRefang == 0 {
+			t.Errorf("byte %#x starts a refang rule but lacks clsRefang", c)
+		}
+	}
+}
