@@ -41,7 +41,9 @@ type ExtractOptions struct {
 }
 
 // Match is one result of Extract: a valid indicator (IOC.Type set) or, with
-// ExtractOptions.Invalid, an invalid candidate (Invalid set).
+// ExtractOptions.Invalid, an invalid candidate (Invalid set). Its strings
+// are cut from blocks of up to 64 KiB shared with other matches of the same
+// call, so keeping one string keeps its whole block in memory.
 type Match struct {
 	IOC     IOC
 	Invalid *InvalidError
