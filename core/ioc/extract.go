@@ -41,9 +41,10 @@ type ExtractOptions struct {
 }
 
 // Match is one result of Extract: a valid indicator (IOC.Type set) or, with
-// ExtractOptions.Invalid, an invalid candidate (Invalid set). Its strings
-// are cut from blocks of up to 64 KiB shared with other matches of the same
-// call, so keeping one string keeps its whole block in memory.
+// ExtractOptions.Invalid, an invalid candidate (Invalid set). IOC.Input,
+// IOC.Value and Invalid.Input up to 4 KiB long are cut from 64 KiB blocks
+// shared with other matches of the same call, so keeping one of them keeps
+// its whole block in memory.
 type Match struct {
 	IOC     IOC
 	Invalid *InvalidError
