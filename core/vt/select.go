@@ -409,11 +409,14 @@ func (s *scanner) selected(sel *Selection, k member, m map[string]any, depth int
 		}
 		m[name] = v
 	case sel.Others != nil:
-		v, ok := s.value(sel.Others, depth, s.spare)
+		// The spare map is taken before the value is read, so a
+		// selection nested inside cannot be handed the same map.
+		reuse := s.spare
+		s.spare = nil
+		v, ok := s.value(sel.Others, depth, reuse)
 		if !ok {
 			return false
 		}
-		s.spare = nil
 		if sel.Keep != nil && !sel.Keep(v) {
 			// A later duplicate key wins, so it also removes an earlier
 			// member of that name.
