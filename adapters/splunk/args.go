@@ -48,8 +48,8 @@ func ParseArgs(list []string) (Args, error) {
 			}
 		case "prefix":
 			a.Prefix = value
-			if !validFieldName(value) {
-				err = fmt.Errorf("invalid prefix %q: use letters, digits and underscores", value)
+			if !validPrefix(value) {
+				err = fmt.Errorf("invalid prefix %q: start with a letter and use letters, digits and underscores, such as vt_", value)
 			}
 		case "offline":
 			a.Offline, err = parseBool(name, value)
@@ -73,6 +73,17 @@ func ParseArgs(list []string) (Args, error) {
 		return a, fmt.Errorf("missing field: %s", usage)
 	}
 	return a, nil
+}
+
+// validPrefix reports whether s is safe in front of the added field names.
+// It must not be empty, or vt_source would overwrite the event's own source
+// field, and must start with a letter: Splunk hides fields that start with
+// an underscore, and a leading digit makes a field awkward to use in eval.
+func validPrefix(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	return validFieldName(s)
 }
 
 func validFieldName(s string) bool {
