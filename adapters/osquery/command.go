@@ -47,6 +47,20 @@ type Env struct {
 	OpenEngine func(ctx context.Context, cfg *config.Config, key secret.String, local enrich.LocalStore, logger *slog.Logger) (Engine, func() error, error)
 }
 
+// extensionHelp heads the --help output.
+const extensionHelp = `vex-osquery-ext (installed as vex.ext) is the vex osquery extension: it adds
+the tables vex_triage, vex_investigate, vex_tags and vex_watchlist to
+osqueryd, which autoloads it and passes --socket, --timeout and --interval.
+To try it by hand, give the socket of a running osqueryd:
+
+    vex.ext --socket /var/osquery/osquery.em
+
+then query it, e.g. SELECT * FROM vex_triage WHERE ioc = '8.8.8.8';
+packaging/osquery/README.md covers installation and autoload.
+
+Flags:
+`
+
 // Main runs the extension binary with args (without the program name) and
 // returns its exit code. It accepts the flags osquery passes to an
 // autoloaded extension (--socket, --timeout, --interval, --verbose) and
@@ -60,7 +74,14 @@ func Main(ctx context.Context, args []string, env Env) int {
 	interval := fset.Int("interval", 3, "seconds between checks that osquery is still there")
 	verbose := fset.Bool("verbose", false, "log at debug level")
 	configPath := fset.String("config", "", "vex config file (default $VEX_CONFIG, then "+SystemConfigPath+", then ~/.vex/config.toml)")
+	fset.Usage = func() {
+		fmt.Fprintf(fset.Output(), "%s", extensionHelp)
+		fset.PrintDefaults()
+	}
 	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
 		return ExitUsage
 	}
 

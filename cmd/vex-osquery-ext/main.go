@@ -1,6 +1,6 @@
 // Command vex-osquery-ext is the vex osquery extension (installed as
-// vex.ext): it serves the vex_triage, vex_tags and vex_watchlist tables to
-// osqueryd over its extension socket.
+// vex.ext): it serves the vex_triage, vex_investigate, vex_tags and
+// vex_watchlist tables to osqueryd over its extension socket.
 package main
 
 import (

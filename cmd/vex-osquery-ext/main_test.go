@@ -374,3 +374,22 @@ func TestRejectsUnknownFlagAndMissingSocket(t *testing.T) {
 		})
 	}
 }
+
+// TestHelp checks that --help says what the binary is and exits 0, as an
+// osquery admin who runs it by hand expects.
+func TestHelp(t *testing.T) {
+	for _, flag := range []string{"--help", "-h"} {
+		cmd := exec.Command(binPath, flag)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Errorf("%s: %v, want exit code 0; stderr:\n%s", flag, err, stderr.String())
+		}
+		out := stdout.String() + stderr.String()
+		for _, want := range []string{"osquery extension", "vex_triage", "--socket"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: output lacks %q:\n%s", flag, want, out)
+			}
+		}
+	}
+}

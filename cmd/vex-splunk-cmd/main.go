@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -26,11 +27,43 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// help is printed for --help. splunkd starts the command without
+// arguments, so any argument means a person ran it by hand.
+const help = `vex-splunk-cmd is the vex custom search command for Splunk (installed as
+<app>/linux_x86_64/bin/vex by the TA-vex app). splunkd starts it and speaks
+the chunked protocol (SCP v2) with it over stdin and stdout; it is not run
+by hand. In a search:
+
+    ... | vex field=src_ip [mode=triage|investigate] [prefix=vt_]
+          [offline=<bool>] [max_age=<duration>] [kvstore=<bool>] [timeout=<duration>]
+
+The VirusTotal key comes from splunkd's storage/passwords (realm vex); the
+rest of the configuration from $VEX_CONFIG or ~/.vex/config.toml of the user
+splunkd runs as. See the app's README for installation.
+`
+
 func main() {
+	if len(os.Args) > 1 {
+		os.Exit(byHand(os.Args[1:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx)
 	stop()
 	os.Exit(code)
+}
+
+// byHand answers a run with arguments: help, the version, or a usage error.
+func byHand(args []string) int {
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Print(help)
+		return 0
+	case "-version", "--version", "version":
+		fmt.Printf("vex-splunk-cmd %s\n", version)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "vex-splunk-cmd: unexpected argument %q: splunkd passes none; search arguments such as field= go after | vex in the search bar. See --help.\n", args[0])
+	return 64
 }
 
 func run(ctx context.Context) int {
