@@ -381,8 +381,8 @@ func TestValueSetMatchesMap(t *testing.T) {
 		}
 		want[s] = true
 	}
-	if len(set.refs) != len(want) {
-		t.Errorf("set holds %d values, want %d", len(set.refs), len(want))
+	if set.n != len(want) {
+		t.Errorf("set holds %d values, want %d", set.n, len(want))
 	}
 }
 

@@ -22,20 +22,30 @@ type valueSet struct {
 	hash func(string) uint64
 
 	// slots is a power-of-two table with linear probing. A slot is 0 when
-	// empty, else the upper 32 bits of the hash, then index+1 into refs.
+	// empty, else the upper 32 bits of the hash, then the value's index+1.
 	slots []uint64
-	// refs locate the values in the arena, in insertion order, and
-	// hashes[i] is the hash of value i, so the table grows without hashing
-	// again.
-	refs   []arenaRef
-	hashes []uint64
-	arena  stringArena
+	// entries are the values in insertion order, in chunks of
+	// setChunkLen, so that adding one never copies the others.
+	entries [][]setEntry
+	n       int // the number of values
+	arena   stringArena
 	// prepared counts the calls of prepare not yet followed by addHashed.
 	prepared int
 }
 
-// minSetSlots is the table size after the first insert.
-const minSetSlots = 256
+// setEntry locates a value in the arena. The stored hash lets the table
+// grow without hashing again.
+type setEntry struct {
+	ref  arenaRef
+	hash uint64
+}
+
+const (
+	// minSetSlots is the table size after the first insert.
+	minSetSlots = 256
+	// setChunkLen is the length of a chunk of entries, 64 KiB.
+	setChunkLen = 4096
+)
 
 func newValueSet() *valueSet {
 	return &valueSet{seed: maphash.MakeSeed()}
@@ -58,7 +68,7 @@ func (t *valueSet) hashOf(s string) uint64 {
 // insert after the current batch of prepare calls.
 func (t *valueSet) prepare() {
 	t.prepared++
-	if 4*(len(t.refs)+t.prepared) > 3*len(t.slots) {
+	if 4*(t.n+t.prepared) > 3*len(t.slots) {
 		t.grow()
 	}
 }
@@ -76,7 +86,7 @@ func (t *valueSet) slot(h uint64) uint64 {
 func (t *valueSet) addHashed(s string, h uint64) (string, bool) {
 	t.prepared = max(0, t.prepared-1)
 	// The load stays under 3/4, so probe runs stay short.
-	if 4*(len(t.refs)+1) > 3*len(t.slots) {
+	if 4*(t.n+1) > 3*len(t.slots) {
 		t.grow()
 	}
 
@@ -86,13 +96,12 @@ func (t *valueSet) addHashed(s string, h uint64) (string, bool) {
 		slot := t.slots[i]
 		if slot == 0 {
 			v, ref := t.arena.copy(s)
-			t.refs = append(t.refs, ref)
-			t.hashes = append(t.hashes, h)
-			t.slots[i] = fingerprint<<32 | uint64(len(t.refs))
+			t.push(setEntry{ref, h})
+			t.slots[i] = fingerprint<<32 | uint64(t.n)
 			return v, true
 		}
 		if slot>>32 == fingerprint {
-			if v := t.arena.at(t.refs[slot&(1<<32-1)-1]); v == s {
+			if v := t.arena.at(t.entry(int(slot&(1<<32-1)) - 1).ref); v == s {
 				return v, false
 			}
 		}
@@ -116,13 +125,38 @@ func (t *valueSet) grow() {
 	n := max(minSetSlots, 2*len(t.slots))
 	t.slots = make([]uint64, n)
 	mask := uint64(n - 1)
-	for k, h := range t.hashes {
-		i := h & mask
-		for t.slots[i] != 0 {
-			i = (i + 1) & mask
+	k := 0
+	for _, chunk := range t.entries {
+		for _, e := range chunk {
+			k++
+			i := e.hash & mask
+			for t.slots[i] != 0 {
+				i = (i + 1) & mask
+			}
+			t.slots[i] = e.hash>>32<<32 | uint64(k)
 		}
-		t.slots[i] = h>>32<<32 | uint64(k+1)
 	}
+}
+
+// push appends e to the entries. The first chunk grows by append from a
+// small capacity, so a set of a few values stays small.
+func (t *valueSet) push(e setEntry) {
+	last := len(t.entries) - 1
+	if last < 0 || len(t.entries[last]) == setChunkLen {
+		capacity := setChunkLen
+		if last < 0 {
+			capacity = 16
+		}
+		t.entries = append(t.entries, make([]setEntry, 0, capacity))
+		last++
+	}
+	t.entries[last] = append(t.entries[last], e)
+	t.n++
+}
+
+// entry returns the entry of value k, counted from 0.
+func (t *valueSet) entry(k int) *setEntry {
+	return &t.entries[k/setChunkLen][k%setChunkLen]
 }
 
 // stringArena copies strings into large shared blocks, so that many short
