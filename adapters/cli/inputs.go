@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"iter"
 	"os"
 	"strings"
+
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 
 	"github.com/vex-ioc/vex/core/ioc"
 )
@@ -67,6 +71,11 @@ func (s *inputSource) readFile(name string, yield func(string) bool) bool {
 		defer f.Close()
 		r = f
 	}
+	r, err := textReader(r, name)
+	if err != nil {
+		s.err = err
+		return false
+	}
 	ok, err := scanInputs(r, yield, func(line int) {
 		s.skipped = append(s.skipped, fmt.Sprintf("%s:%d", displayName(name), line))
 	})
@@ -74,6 +83,28 @@ func (s *inputSource) readFile(name string, yield func(string) bool) bool {
 		s.err = fmt.Errorf("read %s: %w", displayName(name), err)
 	}
 	return ok && err == nil
+}
+
+// textReader returns r as UTF-8 text. A list that starts with a UTF-16 byte
+// order mark, as Windows PowerShell's Out-File writes it, is decoded. Any
+// other input with a NUL byte in its first block is refused as binary: read
+// line by line it would be thousands of garbage inputs. Only the bytes the
+// first read returns are checked, so a pipe that delivers lines one by one
+// is not held up.
+func textReader(r io.Reader, name string) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 8*1024)
+	if _, err := br.Peek(1); err != nil {
+		return br, nil // empty or failing: scanInputs reports it
+	}
+	head, _ := br.Peek(br.Buffered())
+	if bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
+		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), nil
+	}
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return nil, fmt.Errorf("read %s: a binary file (a NUL byte at offset %d), not a list of IOCs; to find indicators in it, run vex extract on it and triage the result",
+			displayName(name), i)
+	}
+	return br, nil
 }
 
 func displayName(name string) string {

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/vex-ioc/vex/core/vt/vttest"
+)
+
+// utf16File encodes s as UTF-16 with a byte order mark, the way Windows
+// PowerShell's Out-File and Notepad's "Unicode" option save a list.
+func utf16File(s string, order binary.ByteOrder) []byte {
+	units := utf16.Encode([]rune("\ufeff" + s))
+	out := make([]byte, 2*len(units))
+	for i, u := range units {
+		order.PutUint16(out[2*i:], u)
+	}
+	return out
+}
+
+// TestTriageInputEncodings checks lists saved as UTF-16 on Windows, which
+// are read as text, and binary files, which are refused instead of being
+// read as thousands of garbage lines (F2 of the new-user pass).
+func TestTriageInputEncodings(t *testing.T) {
+	te := newTriageEnv(t, vttest.Options{}, triageConfig{})
+	dir := t.TempDir()
+	list := cleanIP + "\r\n" + suspiciousDom + "\r\n"
+	le := writeFile(t, dir, "le.txt", utf16File(list, binary.LittleEndian))
+	be := writeFile(t, dir, "be.txt", utf16File(list, binary.BigEndian))
+	bin := writeFile(t, dir, "sample.bin", append([]byte("MZ\x90\x00\x03\x00\x00\x00"), []byte("\n"+cleanIP+"\n")...))
+
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		inputs []string
+		inErr  string
+	}{
+		{name: "utf-16le", args: []string{"-f", le}, code: ExitSuspicious, inputs: []string{cleanIP, suspiciousDom}},
+		{name: "utf-16be", args: []string{"-f", be}, code: ExitSuspicious, inputs: []string{cleanIP, suspiciousDom}},
+		{name: "binary", args: []string{"-f", bin}, code: ExitIOError, inErr: "sample.bin: a binary file"},
+		{name: "binary then text", args: []string{"-f", bin, "-f", le}, code: ExitIOError, inErr: "vex extract"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := te.run("", nil, append([]string{"triage", "-o", "ndjson"}, tc.args...)...)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, tc.code, r.stderr)
+			}
+			var got []string
+			for _, res := range parseNDJSON(t, r.stdout) {
+				got = append(got, res.Normalized)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.inputs, " ") {
+				t.Errorf("looked up %q, want %q", got, tc.inputs)
+			}
+			if !strings.Contains(r.stderr, tc.inErr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.inErr, r.stderr)
+			}
+		})
+	}
+}
