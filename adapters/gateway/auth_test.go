@@ -10,6 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/vex-ioc/vex/adapters/gateway"
+	"github.com/vex-ioc/vex/core/config"
+	"github.com/vex-ioc/vex/core/secret"
 	"github.com/vex-ioc/vex/core/vt/vttest"
 )
 
@@ -222,5 +225,39 @@ func TestTokenRateWithoutRedis(t *testing.T) {
 	}
 	if h.Get("Retry-After") != "60" {
 		t.Errorf("Retry-After = %q, want 60 (the window)", h.Get("Retry-After"))
+	}
+}
+
+// TestOpenRejectsWeakTokens refuses a client token that is the VirusTotal
+// key itself, from the key argument or from api.key, or too short to be a
+// secret.
+func TestOpenRejectsWeakTokens(t *testing.T) {
+	const fileKey = "file-vt-key-0123456789abcdef0123456789"
+	cases := []struct {
+		name, token, want string
+	}{
+		{"virustotal key", vtKey, "is the VirusTotal API key"},
+		{"api.key from the file", fileKey, "is the VirusTotal API key"},
+		{"one character", "x", "want at least 16"},
+		{"fifteen characters", "0123456789abcde", "want at least 16"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Cache.DataDir = t.TempDir()
+			cfg.API.Key = secret.New(fileKey)
+			cfg.Serve.Tokens = []config.Token{{Name: "fleet", Token: secret.New(c.token)}}
+			g, err := gateway.Open(context.Background(), cfg, secret.New(vtKey), gateway.OpenOptions{})
+			if err == nil {
+				g.Close()
+				t.Fatalf("Open with token %q succeeded, want an error", c.name)
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `"fleet"`) {
+				t.Errorf("error %q does not name the client and say %q", err, c.want)
+			}
+			if len(c.token) >= secret.MinLength && strings.Contains(err.Error(), c.token) {
+				t.Errorf("error %q contains the token", err)
+			}
+		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vex-ioc/vex/core/ratelimit"
 	"github.com/vex-ioc/vex/core/secret"
@@ -34,7 +35,11 @@ type tokens struct {
 	byHash map[[sha256.Size]byte]Client
 }
 
-func newTokens(clients []Client) (*tokens, error) {
+// newTokens checks the clients and indexes their tokens. A token must be at
+// least secret.MinLength characters long and must not be one of apiKeys,
+// because a client holding a VirusTotal key does not need the gateway, and
+// the key would then sit on every host the gateway is meant to keep it off.
+func newTokens(clients []Client, apiKeys ...secret.String) (*tokens, error) {
 	if len(clients) == 0 {
 		return nil, errors.New("no gateway tokens: add at least one [[serve.tokens]] entry with a name and a token, because the gateway serves authenticated clients only")
 	}
@@ -42,6 +47,14 @@ func newTokens(clients []Client) (*tokens, error) {
 	for _, c := range clients {
 		if c.Name == "" || c.Token.IsZero() {
 			return nil, errors.New("gateway token with an empty name or token: every [[serve.tokens]] entry needs both")
+		}
+		if n := utf8.RuneCountInString(c.Token.Reveal()); n < secret.MinLength {
+			return nil, fmt.Errorf("gateway token of client %q is %d characters long, want at least %d: make one with `openssl rand -hex 32`", c.Name, n, secret.MinLength)
+		}
+		for _, k := range apiKeys {
+			if !k.IsZero() && subtle.ConstantTimeCompare([]byte(k.Reveal()), []byte(c.Token.Reveal())) == 1 {
+				return nil, fmt.Errorf("gateway token of client %q is the VirusTotal API key: give the client its own token, made with `openssl rand -hex 32`", c.Name)
+			}
 		}
 		h := sha256.Sum256([]byte(c.Token.Reveal()))
 		if prev, dup := t.byHash[h]; dup {

@@ -145,7 +145,7 @@ func New(opts Options) (*Gateway, error) {
 	if opts.APIKey.IsZero() {
 		return nil, errors.New("no VirusTotal API key for the gateway: set api.key in its config or VT_API_KEY")
 	}
-	toks, err := newTokens(opts.Clients)
+	toks, err := newTokens(opts.Clients, opts.APIKey)
 	if err != nil {
 		return nil, err
 	}

@@ -49,8 +49,9 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 		clients[i] = Client{Name: t.Name, Token: t.Token, PerMinute: t.RatePerMinute}
 	}
 	// Check the tokens before any state is opened, so a config the gateway
-	// rejects leaves no cache or ledger files behind.
-	if _, err := newTokens(clients); err != nil {
+	// rejects leaves no cache or ledger files behind. api.key counts even
+	// when VT_API_KEY overrides it, because it is a VirusTotal key too.
+	if _, err := newTokens(clients, key, cfg.API.Key); err != nil {
 		return nil, err
 	}
 	limits := ratelimit.Limits{PerMinute: cfg.API.PerMinute, PerDay: cfg.API.PerDay}

@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -374,8 +375,10 @@ func (c *Config) validate(premiumSet bool) error {
 	if c.API.Concurrency < 1 || c.API.Concurrency > 64 {
 		bad("api.concurrency", "%d, want 1 to 64", c.API.Concurrency)
 	}
-	if err := checkSecret(c.API.Key.Reveal()); err != nil {
-		bad("api.key", "%v", err)
+	if !c.API.Key.IsZero() {
+		if err := checkSecret(c.API.Key.Reveal()); err != nil {
+			bad("api.key", "%v", err)
+		}
 	}
 
 	for key, d := range map[string]time.Duration{"cache.ttl": c.Cache.TTL, "cache.not_found_ttl": c.Cache.NotFoundTTL, "cache.partial_ttl": c.Cache.PartialTTL} {
@@ -482,12 +485,17 @@ func checkBaseURL(s string) error {
 }
 
 // checkSecret rejects whitespace and control characters inside a key, which
-// would corrupt the HTTP header. The value itself is never quoted.
+// would corrupt the HTTP header, and keys shorter than secret.MinLength. The
+// value itself is never quoted.
 func checkSecret(s string) error {
 	for _, r := range s {
 		if r <= ' ' || r == 0x7f {
 			return errors.New("contains whitespace or control characters")
 		}
+	}
+	if n := utf8.RuneCountInString(s); n < secret.MinLength {
+		return fmt.Errorf("is %d characters long, want at least %d: a VirusTotal API key is 64 hex characters (copy it whole from your VirusTotal profile) and a vex gateway token at least %d (make one with `openssl rand -hex 32`)",
+			n, secret.MinLength, secret.MinLength)
 	}
 	return nil
 }

@@ -316,7 +316,7 @@ func TestLoadPermissions(t *testing.T) {
 
 func TestResolveAPIKeyPriority(t *testing.T) {
 	fileCfg := Default()
-	fileCfg.API.Key = secret.New("file-key")
+	fileCfg.API.Key = secret.New("file-key-0123456789abcdef")
 	env := func(v string) func(string) string {
 		return func(name string) string {
 			if name == EnvAPIKey {
@@ -333,12 +333,12 @@ func TestResolveAPIKeyPriority(t *testing.T) {
 		want       string
 		wantSource Source
 	}{
-		{"flag wins", "flag-key", "env-key", fileCfg, "flag-key", SourceFlag},
-		{"env over file", "", "env-key", fileCfg, "env-key", SourceEnv},
-		{"file last", "", "", fileCfg, "file-key", SourceFile},
-		{"whitespace trimmed", "  flag-key\n", "", nil, "flag-key", SourceFlag},
-		{"blank flag skipped", "   ", "env-key\n", fileCfg, "env-key", SourceEnv},
-		{"nil config", "", "env-key", nil, "env-key", SourceEnv},
+		{"flag wins", "flag-key-0123456789abcdef", "env-key-0123456789abcdef", fileCfg, "flag-key-0123456789abcdef", SourceFlag},
+		{"env over file", "", "env-key-0123456789abcdef", fileCfg, "env-key-0123456789abcdef", SourceEnv},
+		{"file last", "", "", fileCfg, "file-key-0123456789abcdef", SourceFile},
+		{"whitespace trimmed", "  flag-key-0123456789abcdef\n", "", nil, "flag-key-0123456789abcdef", SourceFlag},
+		{"blank flag skipped", "   ", "env-key-0123456789abcdef\n", fileCfg, "env-key-0123456789abcdef", SourceEnv},
+		{"nil config", "", "env-key-0123456789abcdef", nil, "env-key-0123456789abcdef", SourceEnv},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -367,6 +367,34 @@ func TestResolveAPIKeyMissing(t *testing.T) {
 	for _, hint := range []string{"vex config --set-api-key", "VT_API_KEY"} {
 		if !strings.Contains(err.Error(), hint) {
 			t.Errorf("error %q does not mention %q", err, hint)
+		}
+	}
+}
+
+func TestResolveAPIKeyRejectsShortKeys(t *testing.T) {
+	for _, key := range []string{"x", "0123456789abcde"} {
+		_, _, err := ResolveAPIKey("", func(string) string { return key }, nil)
+		if !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("ResolveAPIKey(%d characters) = %v, want ErrInvalidValue", len(key), err)
+			continue
+		}
+		if !strings.Contains(err.Error(), "64 hex characters") {
+			t.Errorf("error %q does not say how long a key is", err)
+		}
+	}
+	if _, _, err := ResolveAPIKey("", func(string) string { return "0123456789abcdef" }, nil); err != nil {
+		t.Errorf("ResolveAPIKey(16 characters) = %v, want success", err)
+	}
+}
+
+func TestLoadRejectsShortSecrets(t *testing.T) {
+	for _, src := range []string{
+		"[api]\nkey = \"short\"\n",
+		"[[serve.tokens]]\nname = \"a\"\ntoken = \"x\"\n",
+	} {
+		_, err := Parse([]byte(src), "/x/config.toml")
+		if !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), "want at least 16") {
+			t.Errorf("Parse(%q) = %v, want ErrInvalidValue about the length", src, err)
 		}
 	}
 }

@@ -136,7 +136,7 @@ func TestSetAPIKeyRejects(t *testing.T) {
 
 func TestSetAPIKeyQuotes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.toml")
-	key := `ab"c\d`
+	key := `ab"c\d-0123456789abcdef`
 	if err := SetAPIKey(path, secret.New(key)); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,9 @@ token = "tok-0000000000000000-9999"
 			t.Errorf("Show output lacks %q:\n%s", want, out)
 		}
 	}
-	if _, err := Parse([]byte(strings.ReplaceAll(out, "****", "")), "/x/shown.toml"); err != nil {
+	// A masked secret is too short to load, so the check puts a long
+	// placeholder in its place.
+	if _, err := Parse([]byte(strings.ReplaceAll(out, "****", "placeholder-0000")), "/x/shown.toml"); err != nil {
 		t.Errorf("Show output does not parse back as a config: %v", err)
 	}
 

@@ -3,6 +3,13 @@ package secret
 
 import "log/slog"
 
+// MinLength is the shortest credential vex accepts as a VirusTotal API key
+// or a gateway token. VirusTotal keys are 64 hex characters and the gateway
+// guide makes tokens with `openssl rand -hex 32`, so a shorter value is a
+// typo or a placeholder. Such a value is also too short to redact: replacing it in error
+// text would garble ordinary words and show the reader what the secret is.
+const MinLength = 16
+
 // String is a credential. Its String, GoString and LogValue methods return a
 // redacted placeholder, so a key passed by accident to fmt or slog never
 // reaches output. Call Reveal only where the value is sent on the wire.
@@ -18,12 +25,12 @@ func (s String) Reveal() string { return s.v }
 func (s String) IsZero() bool { return s.v == "" }
 
 // Masked returns a hint that identifies the key without exposing it: the
-// last four characters for keys of 16 characters or more, else nothing.
+// last four characters for keys of MinLength characters or more, else nothing.
 func (s String) Masked() string {
 	if s.v == "" {
 		return "(not set)"
 	}
-	if len(s.v) >= 16 {
+	if len(s.v) >= MinLength {
 		return "****" + s.v[len(s.v)-4:]
 	}
 	return "****"
