@@ -56,13 +56,15 @@ then nothing changes. With no flags, the command lists the members.
 
 --run looks every member up again (through the cache, the rate limit and
 the daily quota like triage; --no-cache forces fresh lookups) and compares
-each verdict with the one recorded by the previous run:
+each verdict with the one recorded by the previous run of the same list:
   worsened   more severe than before, e.g. CLEAN to SUSPICIOUS
   improved   less severe than before
   unchanged  same severity (CLEAN and UNKNOWN count as the same)
-  new        no earlier run: this run records the baseline
+  new        no earlier run of this list: this run records the baseline
   error      not looked up (quota, network, key); its old verdict is kept
-The new verdicts are recorded for the next run. Exit codes of --run: 1 when
+The new verdicts are recorded for the next run of the list. Each list keeps
+its own history, so when two lists share an IOC, each list's run reports
+its change; a list deleted and created again starts a new history. Exit codes of --run: 1 when
 anything worsened, else 78 when VirusTotal rejected the API key, else 3
 when some lookups failed, else 0. A progress bar shows on stderr when it is
 a terminal.`,

@@ -453,31 +453,69 @@ func TestLocalManyLargeBatch(t *testing.T) {
 func TestVerdictHistory(t *testing.T) {
 	ctx := context.Background()
 	k := newKB(t)
+	if _, err := k.AddToWatchlist(ctx, "apt", "evil.com"); err != nil {
+		t.Fatal(err)
+	}
 
-	if _, ok, err := k.LastVerdict(ctx, "evil.com"); err != nil || ok {
+	if _, ok, err := k.LastVerdict(ctx, "apt", "evil.com"); err != nil || ok {
 		t.Fatalf("LastVerdict with no history = %v, %v; want false, nil", ok, err)
 	}
 
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	clean := verdict.Stats{Harmless: 60, Undetected: 10}
 	bad := verdict.Stats{Malicious: 5, Harmless: 55, Undetected: 10}
-	if err := k.RecordVerdict(ctx, "evil.com", verdict.Clean, clean, t0); err != nil {
+	if err := k.RecordVerdict(ctx, "apt", "evil.com", verdict.Clean, clean, t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.RecordVerdict(ctx, "EVIL.com", verdict.Malicious, bad, t0.Add(time.Hour)); err != nil {
+	if err := k.RecordVerdict(ctx, "APT", "EVIL.com", verdict.Malicious, bad, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	// An older observation recorded late does not hide the newest one.
-	if err := k.RecordVerdict(ctx, "evil.com", verdict.Suspicious, clean, t0.Add(-time.Hour)); err != nil {
+	if err := k.RecordVerdict(ctx, "apt", "evil.com", verdict.Suspicious, clean, t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 
-	rec, ok, err := k.LastVerdict(ctx, "evil[.]com")
+	rec, ok, err := k.LastVerdict(ctx, "apt", "evil[.]com")
 	if err != nil || !ok {
 		t.Fatalf("LastVerdict = %v, %v", ok, err)
 	}
 	if rec.Verdict != verdict.Malicious || rec.Stats != bad || !rec.At.Equal(t0.Add(time.Hour)) {
 		t.Errorf("LastVerdict = %+v, want MALICIOUS %+v at %v", rec, bad, t0.Add(time.Hour))
+	}
+}
+
+func TestVerdictHistoryPerWatchlist(t *testing.T) {
+	ctx := context.Background()
+	k := newKB(t)
+	for _, name := range []string{"apt", "fin"} {
+		if _, err := k.AddToWatchlist(ctx, name, "evil.com"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	if err := k.RecordVerdict(ctx, "apt", "evil.com", verdict.Malicious, verdict.Stats{Malicious: 5}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if rec, ok, err := k.LastVerdict(ctx, "fin", "evil.com"); err != nil || ok {
+		t.Errorf("other list's history = %+v, %v, %v; want none", rec, ok, err)
+	}
+
+	// A list deleted and created again under its name starts anew.
+	if err := k.DeleteWatchlist(ctx, "apt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.AddToWatchlist(ctx, "apt", "evil.com"); err != nil {
+		t.Fatal(err)
+	}
+	if rec, ok, err := k.LastVerdict(ctx, "apt", "evil.com"); err != nil || ok {
+		t.Errorf("recreated list's history = %+v, %v, %v; want none", rec, ok, err)
+	}
+
+	if _, _, err := k.LastVerdict(ctx, "nope", "evil.com"); !errors.Is(err, kb.ErrNoWatchlist) {
+		t.Errorf("LastVerdict on an unknown list: error %v, want ErrNoWatchlist", err)
+	}
+	if err := k.RecordVerdict(ctx, "nope", "evil.com", verdict.Clean, verdict.Stats{}, t0); !errors.Is(err, kb.ErrNoWatchlist) {
+		t.Errorf("RecordVerdict on an unknown list: error %v, want ErrNoWatchlist", err)
 	}
 }
 

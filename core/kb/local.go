@@ -20,9 +20,15 @@ type VerdictRecord struct {
 	At      time.Time       `json:"at"`
 }
 
-// RecordVerdict appends a verdict to an indicator's history. at is when the
-// verdict was observed; LastVerdict returns the record with the latest at.
-func (k *KB) RecordVerdict(ctx context.Context, key string, v verdict.Verdict, stats verdict.Stats, at time.Time) error {
+// RecordVerdict appends a verdict to the history that the named watchlist
+// keeps for an indicator. at is when the verdict was observed, and
+// LastVerdict returns the record with the latest at. Each list has its own
+// history, so one list's run never changes what another list compares
+// with. An unknown list is ErrNoWatchlist.
+func (k *KB) RecordVerdict(ctx context.Context, watchlist, key string, v verdict.Verdict, stats verdict.Stats, at time.Time) error {
+	if err := CheckWatchlistName(watchlist); err != nil {
+		return err
+	}
 	i, err := parseIOC(key)
 	if err != nil {
 		return err
@@ -32,19 +38,27 @@ func (k *KB) RecordVerdict(ctx context.Context, key string, v verdict.Verdict, s
 		return fmt.Errorf("record verdict of %s: encode stats: %w", i.Value, err)
 	}
 	return k.write(ctx, "record verdict in", func(tx *sql.Tx) error {
+		listID, err := k.watchlistID(ctx, tx, watchlist, false)
+		if err != nil {
+			return fmt.Errorf("record verdict of %s: %w", i.Value, err)
+		}
 		id, err := k.iocID(ctx, tx, i, true)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO verdicts (ioc_id, verdict, stats, at) VALUES (?, ?, ?, ?)",
-			id, v.String(), string(body), formatTime(at))
+		_, err = tx.ExecContext(ctx, "INSERT INTO verdicts (ioc_id, watchlist_id, verdict, stats, at) VALUES (?, ?, ?, ?, ?)",
+			id, listID, v.String(), string(body), formatTime(at))
 		return err
 	})
 }
 
-// LastVerdict returns the latest verdict recorded for an indicator, and
-// false when none was ever recorded.
-func (k *KB) LastVerdict(ctx context.Context, key string) (VerdictRecord, bool, error) {
+// LastVerdict returns the latest verdict that the named watchlist recorded
+// for an indicator, and false when that list never recorded one, even if
+// another list did. An unknown list is ErrNoWatchlist.
+func (k *KB) LastVerdict(ctx context.Context, watchlist, key string) (VerdictRecord, bool, error) {
+	if err := CheckWatchlistName(watchlist); err != nil {
+		return VerdictRecord{}, false, err
+	}
 	i, err := parseIOC(key)
 	if err != nil {
 		return VerdictRecord{}, false, err
@@ -52,10 +66,14 @@ func (k *KB) LastVerdict(ctx context.Context, key string) (VerdictRecord, bool, 
 	var rec VerdictRecord
 	found := false
 	err = k.read(ctx, "read verdict from", func(tx *sql.Tx) error {
+		listID, err := k.watchlistID(ctx, tx, watchlist, false)
+		if err != nil {
+			return fmt.Errorf("read verdict of %s: %w", i.Value, err)
+		}
 		var name, stats, at string
-		err := tx.QueryRowContext(ctx, `SELECT v.verdict, v.stats, v.at FROM verdicts v
-			JOIN iocs i ON i.id = v.ioc_id WHERE i.value = ?
-			ORDER BY v.at DESC, v.id DESC LIMIT 1`, i.Value).Scan(&name, &stats, &at)
+		err = tx.QueryRowContext(ctx, `SELECT v.verdict, v.stats, v.at FROM verdicts v
+			JOIN iocs i ON i.id = v.ioc_id WHERE v.watchlist_id = ? AND i.value = ?
+			ORDER BY v.at DESC, v.id DESC LIMIT 1`, listID, i.Value).Scan(&name, &stats, &at)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}

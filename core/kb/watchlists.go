@@ -195,7 +195,9 @@ func (k *KB) Watchlists(ctx context.Context) ([]WatchlistInfo, error) {
 }
 
 // DeleteWatchlist deletes the named list. Its indicators keep their tags,
-// notes and verdict history. An unknown list is ErrNoWatchlist.
+// notes and verdict history, but a list created later under the same name
+// starts without a history, so its first run reports every member as new.
+// An unknown list is ErrNoWatchlist.
 func (k *KB) DeleteWatchlist(ctx context.Context, name string) error {
 	if err := CheckWatchlistName(name); err != nil {
 		return err

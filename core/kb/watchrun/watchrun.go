@@ -1,6 +1,6 @@
 // Package watchrun re-triages every indicator on a watchlist and compares
-// each new verdict with the last one the knowledge base recorded, so a
-// scheduled run can report what got worse.
+// each new verdict with the last one the same list recorded in the
+// knowledge base, so a scheduled run can report what got worse.
 package watchrun
 
 import (
@@ -31,7 +31,9 @@ const (
 	// Unchanged means the severity is the same. CLEAN and UNKNOWN share a
 	// severity (neither calls for action), so CLEAN to UNKNOWN is unchanged.
 	Unchanged Change = "unchanged"
-	// New means no verdict was recorded before: this run is the baseline.
+	// New means this list recorded no verdict for the indicator before, so
+	// this run is the baseline. Verdicts recorded by other lists do not
+	// count.
 	New Change = "new"
 	// Failed means the indicator could not be enriched in this run. Nothing
 	// is recorded for it, so the next run compares with the older verdict.
@@ -75,8 +77,9 @@ type Report struct {
 }
 
 // Run re-triages the members of watchlist name through eng, compares each
-// verdict with the last one recorded in k, and records the new verdicts
-// (at time now) for every member that was enriched. Members that failed get
+// verdict with the last one this list recorded in k, and records the new
+// verdicts (at time now) in the list's history for every member that was
+// enriched. Runs of other lists neither read nor change that history. Members that failed get
 // Change Failed and keep their old history. An unknown list is an error
 // matching kb.ErrNotFound; an empty list is an empty report.
 func Run(ctx context.Context, k *kb.KB, name string, eng Batcher, req enrich.Request, now time.Time) (Report, error) {
@@ -94,7 +97,7 @@ func Run(ctx context.Context, k *kb.KB, name string, eng Batcher, req enrich.Req
 	previous := make([]*kb.VerdictRecord, len(members))
 	for i, m := range members {
 		inputs[i] = m.IOC
-		rec, ok, err := k.LastVerdict(ctx, m.IOC)
+		rec, ok, err := k.LastVerdict(ctx, name, m.IOC)
 		if err != nil {
 			return rep, fmt.Errorf("run watchlist %q: %w", name, err)
 		}
@@ -123,7 +126,7 @@ func Run(ctx context.Context, k *kb.KB, name string, eng Batcher, req enrich.Req
 		item := classify(m, previous[i], &results[i])
 		item.Local = local[m.IOC]
 		if item.Change != Failed {
-			if err := k.RecordVerdict(ctx, m.IOC, item.Verdict, item.Stats, now); err != nil {
+			if err := k.RecordVerdict(ctx, name, m.IOC, item.Verdict, item.Stats, now); err != nil {
 				return rep, fmt.Errorf("run watchlist %q: %w", name, err)
 			}
 		}

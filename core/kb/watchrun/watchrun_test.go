@@ -141,7 +141,7 @@ func TestRunReportsVerdictChanges(t *testing.T) {
 		t.Errorf("previous verdict time %v, want %v", it.Previous.At, t1)
 	}
 
-	rec, ok, err := k.LastVerdict(ctx, "evil.com")
+	rec, ok, err := k.LastVerdict(ctx, "apt", "evil.com")
 	if err != nil || !ok || rec.Verdict != verdict.Malicious || !rec.At.Equal(t2) {
 		t.Errorf("recorded verdict = %+v, %v, %v; want MALICIOUS at %v", rec, ok, err, t2)
 	}
@@ -172,7 +172,7 @@ func TestRunFailureKeepsHistory(t *testing.T) {
 	if rep.Counts.Errors != 1 || rep.Counts.Unchanged != 1 {
 		t.Errorf("counts = %+v, want 1 error and 1 unchanged", rep.Counts)
 	}
-	rec, _, err := k.LastVerdict(ctx, "evil.com")
+	rec, _, err := k.LastVerdict(ctx, "w", "evil.com")
 	if err != nil || !rec.At.Equal(t1) {
 		t.Errorf("history after a failed lookup: %+v, %v; want the verdict from %v", rec, err, t1)
 	}
@@ -247,5 +247,51 @@ func TestRunItemsCarryLocalData(t *testing.T) {
 	l := rep.Items[0].Local
 	if len(l.Tags) != 1 || l.Tags[0] != "c2" || len(l.Watchlists) != 1 || l.Watchlists[0] != "w" {
 		t.Errorf("item local data = %+v, want tag c2 and watchlist w", l)
+	}
+}
+
+// Each list keeps its own verdict history: a list that never ran reports
+// its members as new, and one list's run does not use up the change that
+// another list sharing the indicator has yet to report.
+func TestRunHistoryPerWatchlist(t *testing.T) {
+	ctx := context.Background()
+	k, src, eng := setup(t)
+	for _, name := range []string{"apt29", "fin7"} {
+		if _, err := k.AddToWatchlist(ctx, name, "c2.example.net"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.set("c2.example.net", clean)
+	t1 := time.Date(2026, 5, 1, 7, 0, 0, 0, time.UTC)
+	for _, name := range []string{"apt29", "fin7"} {
+		if _, err := watchrun.Run(ctx, k, name, eng, enrich.Request{}, t1); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	src.set("c2.example.net", malicious)
+	t2 := t1.Add(24 * time.Hour)
+	for _, name := range []string{"apt29", "fin7"} {
+		rep, err := watchrun.Run(ctx, k, name, eng, enrich.Request{NoCache: true}, t2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := changes(rep)["c2.example.net"]; got != watchrun.Worsened {
+			t.Errorf("list %s after the other list ran: change %q, want %q", name, got, watchrun.Worsened)
+		}
+	}
+
+	if _, err := k.AddToWatchlist(ctx, "fresh", "c2.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := watchrun.Run(ctx, k, "fresh", eng, enrich.Request{NoCache: true}, t2.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := changes(rep)["c2.example.net"]; got != watchrun.New {
+		t.Errorf("first run of a new list: change %q, want %q", got, watchrun.New)
+	}
+	if rep.Items[0].Previous != nil {
+		t.Errorf("first run of a new list: previous %+v, want none", rep.Items[0].Previous)
 	}
 }
