@@ -98,6 +98,11 @@ type Options struct {
 	// ServeStale responds with an expired cache entry, marked
 	// X-Vex-Cache: stale, when the upstream request fails.
 	ServeStale bool
+	// AllowNonRoutable sends private, loopback and reserved IP addresses,
+	// and URLs on them, to VirusTotal. When false (api.allow_non_routable,
+	// the default) the gateway responds 400 BadRequestError itself, so no
+	// token holder can leak internal addressing or spend quota on it.
+	AllowNonRoutable bool
 
 	// Health lists checks reported by /healthz, such as "redis". A failed
 	// check marks the gateway degraded but still serving.
@@ -307,6 +312,12 @@ func (g *Gateway) respondAPI(ctx context.Context, r *http.Request, rec *recorder
 	res, aerr := parseResource(r)
 	if aerr != nil {
 		return aerr.response(sourceNone)
+	}
+	if !g.opts.AllowNonRoutable {
+		if addr, ok := nonRoutableAddr(res); ok {
+			g.metrics.nonRoutable.Inc()
+			return badRequest("%s is a private, loopback or reserved address: the vex gateway does not send such addresses to VirusTotal (api.allow_non_routable is false in the gateway config)", truncate(addr)).response(sourceNone)
+		}
 	}
 	return g.resolve(ctx, res)
 }

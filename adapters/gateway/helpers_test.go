@@ -165,6 +165,8 @@ type replicaConfig struct {
 	lockTTL   time.Duration
 	prefix    string
 	queueWait time.Duration
+	// allowNonRoutable sets api.allow_non_routable.
+	allowNonRoutable bool
 }
 
 // replica is one running gateway on an httptest server.
@@ -199,6 +201,7 @@ func testConfig(rc replicaConfig) *config.Config {
 	cfg.API.MaxRetries = 1
 	cfg.API.Timeout = 5 * time.Second
 	cfg.Cache.DataDir = rc.dataDir
+	cfg.API.AllowNonRoutable = rc.allowNonRoutable
 	if rc.redisURL != "" {
 		cfg.Serve.RedisURL = secret.New(rc.redisURL)
 	}

@@ -19,6 +19,7 @@ type metrics struct {
 	cache       *prometheus.CounterVec   // result: hit, miss, shared, stale
 	upstream    *prometheus.CounterVec   // code of each upstream HTTP request
 	rateLimited *prometheus.CounterVec   // reason: client, deployment
+	nonRoutable prometheus.Counter       // requests for private or reserved addresses, rejected without an upstream request
 }
 
 func newMetrics(reg prometheus.Registerer, quota ratelimit.Quota) *metrics {
@@ -44,8 +45,12 @@ func newMetrics(reg prometheus.Registerer, quota ratelimit.Quota) *metrics {
 			Name: "vex_gateway_rate_limited_total",
 			Help: "429 responses, by reason: client (a token over its rate) or deployment (the VirusTotal limit or quota).",
 		}, []string{"reason"}),
+		nonRoutable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vex_gateway_non_routable_total",
+			Help: "API requests for private, loopback or reserved addresses, rejected with 400 without an upstream request.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.cache, m.upstream, m.rateLimited, &quotaCollector{quota: quota})
+	reg.MustRegister(m.requests, m.duration, m.cache, m.upstream, m.rateLimited, m.nonRoutable, &quotaCollector{quota: quota})
 	return m
 }
 

@@ -66,13 +66,14 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 		// Clients wait out a 429 themselves, with their own
 		// rate_limit_wait; the gateway retries only briefly, then passes
 		// the 429 on rather than hold the request past its deadline.
-		RateLimitWait: upstreamRateLimitWait,
-		UserAgent:     opt.UserAgent,
-		Clients:       clients,
-		ServeStale:    true,
-		MaxQueueWait:  opt.MaxQueueWait,
-		Registry:      opt.Registry,
-		Logger:        log,
+		RateLimitWait:    upstreamRateLimitWait,
+		UserAgent:        opt.UserAgent,
+		Clients:          clients,
+		ServeStale:       true,
+		AllowNonRoutable: cfg.API.AllowNonRoutable,
+		MaxQueueWait:     opt.MaxQueueWait,
+		Registry:         opt.Registry,
+		Logger:           log,
 	}
 	closeAll := func() {
 		for i := len(opts.Closers) - 1; i >= 0; i-- {

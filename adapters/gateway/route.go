@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vex-ioc/vex/core/cache"
+	"github.com/vex-ioc/vex/core/ioc"
 )
 
 // cacheMode is the cache.Key mode of gateway entries, so they never mix
@@ -143,6 +145,30 @@ func canonicalID(collection, id string) (string, *apiError) {
 		return id, nil
 	}
 	return "", badRequest("unknown collection %q", collection)
+}
+
+// nonRoutableAddr returns the address or URL in res that ioc.NonRoutable
+// rejects, and whether there is one. It reads the id of an IP address and
+// the host of a URL whose id is the base64url of the URL.
+// NOTE: a URL id that is the SHA-256 of the URL cannot be decoded, so such
+// a request is forwarded whatever its host is.
+func nonRoutableAddr(res resource) (string, bool) {
+	switch res.collection {
+	case "ip_addresses":
+		a, err := netip.ParseAddr(res.id)
+		return res.id, err == nil && ioc.NonRoutable(a)
+	case "urls":
+		raw, err := base64.RawURLEncoding.DecodeString(res.id)
+		if err != nil {
+			return "", false
+		}
+		u, err := ioc.Parse(string(raw))
+		if err != nil || u.Type != ioc.URL || !u.Has(ioc.FlagNonRoutable) {
+			return "", false
+		}
+		return u.Value, true
+	}
+	return "", false
 }
 
 // truncate shortens a value quoted in an error body.
