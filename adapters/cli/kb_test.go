@@ -483,3 +483,61 @@ func TestWatchlistRunNoKey(t *testing.T) {
 		t.Errorf("run without a key: exit %d, want %d (stderr %q)", r.code, ExitConfig, r.stderr)
 	}
 }
+
+// A scheduled run must see today's VirusTotal data even when the previous
+// run's cache entries are still within cache.ttl, so --run fetches fresh
+// unless --cache is given.
+func TestWatchlistRunBypassesCache(t *testing.T) {
+	e := newKBEnv(t)
+	e.ok(t, "watchlist", "infra", "--add", "turning.example.com", "--add", "steady.example.net")
+	e.startFakeVT(t, filepath.Join("testdata", "watchlist", "before"))
+	if r := e.run(t, "", "watchlist", "infra", "--run"); r.code != 0 {
+		t.Fatalf("baseline run: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	e.now = e.now.Add(time.Hour)
+	after := e.startFakeVT(t, filepath.Join("testdata", "watchlist", "after"))
+	r := e.run(t, "", "watchlist", "infra", "--run", "--cache")
+	if r.code != 0 {
+		t.Errorf("run with --cache: exit %d, want 0; stderr %q", r.code, r.stderr)
+	}
+	if n := after.Count("/domains/"); n != 0 {
+		t.Errorf("run with --cache sent %d requests, want 0 (both entries are cached)", n)
+	}
+
+	r = e.run(t, "", "watchlist", "infra", "--run")
+	if r.code != exitWorsened {
+		t.Errorf("run without --cache: exit %d, want %d; stdout %q, stderr %q", r.code, exitWorsened, r.stdout, r.stderr)
+	}
+	if n := after.Count("/domains/"); n != 2 {
+		t.Errorf("run without --cache sent %d requests, want 2", n)
+	}
+	if !strings.Contains(r.stdout, "1 worsened") {
+		t.Errorf("run without --cache printed %q, want 1 worsened", r.stdout)
+	}
+
+	if r := e.run(t, "", "watchlist", "infra", "--run", "--cache", "--no-cache"); r.code != ExitUsage {
+		t.Errorf("--cache with --no-cache: exit %d, want %d", r.code, ExitUsage)
+	}
+}
+
+// A member whose first verdict is already SUSPICIOUS or worse needs the
+// same attention as one that got worse, so the cron recipe mails it.
+func TestWatchlistRunNewMaliciousAlerts(t *testing.T) {
+	e := newKBEnv(t)
+	e.ok(t, "watchlist", "infra", "--add", "turning.example.com", "--add", "steady.example.net")
+	e.startFakeVT(t, filepath.Join("testdata", "watchlist", "after"))
+
+	r := e.run(t, "", "watchlist", "infra", "--run")
+	if r.code != exitWorsened {
+		t.Errorf("first run with a MALICIOUS member: exit %d, want %d; stdout %q", r.code, exitWorsened, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "2 new") {
+		t.Errorf("first run printed %q, want 2 new", r.stdout)
+	}
+
+	e.now = e.now.Add(time.Hour)
+	if r := e.run(t, "", "watchlist", "infra", "--run"); r.code != 0 {
+		t.Errorf("second run, nothing changed: exit %d, want 0; stdout %q", r.code, r.stdout)
+	}
+}

@@ -18,8 +18,9 @@ import (
 )
 
 // exitWorsened is the exit code of a watchlist run in which at least one
-// verdict got worse. It shares 1 with "worst result SUSPICIOUS" so cron
-// jobs and shells treat both as "look at this".
+// verdict got worse, or a new member's first verdict is SUSPICIOUS or
+// worse. It shares 1 with "worst result SUSPICIOUS" so cron jobs and shells
+// treat both as "look at this".
 const exitWorsened = 1
 
 // maxImportBytes bounds a --import file. The file is read to the end before
@@ -36,6 +37,7 @@ type watchlistFlags struct {
 	del         bool
 	all         bool
 	noCache     bool
+	cache       bool
 	out         kbOutput
 }
 
@@ -54,9 +56,9 @@ file; "-" is stdin) and adds every IOC found in it. Adding an IOC that is
 already on the list is not an error; removing one that is not on it is, and
 then nothing changes. With no flags, the command lists the members.
 
---run looks every member up again (through the cache, the rate limit and
-the daily quota like triage; --no-cache forces fresh lookups) and compares
-each verdict with the one recorded by the previous run of the same list:
+--run looks every member up again in VirusTotal (under the rate limit and
+the daily quota like triage) and compares each verdict with the one
+recorded by the previous run of the same list:
   worsened   more severe than before, e.g. CLEAN to SUSPICIOUS
   improved   less severe than before
   unchanged  same severity (CLEAN and UNKNOWN count as the same)
@@ -64,10 +66,23 @@ each verdict with the one recorded by the previous run of the same list:
   error      not looked up (quota, network, key); its old verdict is kept
 The new verdicts are recorded for the next run of the list. Each list keeps
 its own history, so when two lists share an IOC, each list's run reports
-its change; a list deleted and created again starts a new history. Exit codes of --run: 1 when
-anything worsened, else 78 when VirusTotal rejected the API key, else 3
-when some lookups failed, else 0. A progress bar shows on stderr when it is
-a terminal.`,
+its change; a list deleted and created again starts a new history.
+
+A change is reported once per list: the next run of the list compares with
+the new verdict and prints "unchanged". So a --run by hand takes the change
+away from the list's cron job. To look at a list without recording, use
+  vex watchlist NAME --export | vex triage -f -
+
+--run does not read the result cache, because with the default cache.ttl
+of 24h a daily run would get the previous day's answers back; the fresh
+answers are still cached for triage. Each run costs one request per member.
+--cache answers from cache entries younger than cache.ttl instead, which
+saves quota when the members were just triaged.
+
+Exit codes of --run: 1 when anything worsened or a new member is
+SUSPICIOUS or MALICIOUS, else 78 when VirusTotal rejected the API key,
+else 3 when some lookups failed, else 0. A progress bar shows on stderr
+when it is a terminal.`,
 		Example: `  vex watchlist apt29 --add evil[.]com --add 203.0.113.7
   vex watchlist apt29 --import report.txt
   vex watchlist apt29                       # list members
@@ -77,8 +92,9 @@ a terminal.`,
   vex watchlist apt29 --remove 203.0.113.7
   vex watchlist apt29 --delete
 
-  # crontab: re-triage every morning, mail only when something got worse
-  0 7 * * *  vex watchlist apt29 --run > /tmp/apt29.txt; [ $? -eq 1 ] && mail -s "apt29 worsened" soc@example.com < /tmp/apt29.txt`,
+  # crontab: re-triage every morning, mail when something got worse or a
+  # new member is SUSPICIOUS or MALICIOUS
+  0 7 * * *  vex watchlist apt29 --run > /tmp/apt29.txt; [ $? -eq 1 ] && mail -s "apt29: new or worsened" soc@example.com < /tmp/apt29.txt`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			return f.check(cmd, args)
 		},
@@ -101,7 +117,8 @@ a terminal.`,
 	fl.BoolVar(&f.export, "export", false, "print the members one per line, for sharing or another tool")
 	fl.BoolVar(&f.defang, "defang", false, "print IOCs defanged (with --list, --export or --run)")
 	fl.BoolVar(&f.run, "run", false, "re-triage every member and report verdict changes")
-	fl.BoolVar(&f.noCache, "no-cache", false, "with --run: look up even when cached")
+	fl.BoolVar(&f.noCache, "no-cache", false, "with --run: look up even when cached (the default)")
+	fl.BoolVar(&f.cache, "cache", false, "with --run: answer from cache entries younger than cache.ttl")
 	fl.BoolVar(&f.del, "delete", false, "delete the list; its IOCs keep their tags, notes and verdicts")
 	fl.BoolVar(&f.all, "all", false, "list every watchlist with its number of members")
 	f.out.register(cmd)
@@ -133,6 +150,10 @@ func (f *watchlistFlags) check(cmd *cobra.Command, args []string) error {
 		return usageErr("--defang applies to --list, --export and --run only")
 	case f.noCache && !f.run:
 		return usageErr("--no-cache applies to --run only")
+	case f.cache && !f.run:
+		return usageErr("--cache applies to --run only")
+	case f.cache && f.noCache:
+		return usageErr("use either --cache or --no-cache")
 	case f.export && cmd.Flags().Changed("output") && f.out.format == "json":
 		return usageErr("--export prints plain text, one IOC per line; use --list -o json for JSON")
 	}
@@ -391,7 +412,7 @@ func (a *app) runWatchlist(ctx context.Context, k *kb.KB, name string, f watchli
 	defer engine.Close()
 
 	progress := report.NewProgress(a.io.Err, len(members), a.io.ErrTTY && !a.quiet, engine.ETA)
-	rep, err := watchrun.Run(ctx, k, name, progressBatcher{engine, progress}, enrich.Request{NoCache: f.noCache}, a.env.Now())
+	rep, err := watchrun.Run(ctx, k, name, progressBatcher{engine, progress}, enrich.Request{NoCache: !f.cache}, a.env.Now())
 	progress.Done()
 	if err != nil {
 		if mapped := kbErr(err); mapped != err {
@@ -401,9 +422,10 @@ func (a *app) runWatchlist(ctx context.Context, k *kb.KB, name string, f watchli
 	}
 
 	// A rejected key is a configuration error, as in triage, unless
-	// something already got worse: that is the finding a scheduler needs.
+	// something already got worse or a new member is SUSPICIOUS or worse:
+	// that is the finding a scheduler needs.
 	switch {
-	case rep.Worsened():
+	case rep.Worsened() || rep.NewAlerts() > 0:
 		a.exit = exitWorsened
 	case rep.Stopped == enrich.StatusAuth:
 		a.exit = ExitConfig

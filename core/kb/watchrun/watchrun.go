@@ -139,6 +139,19 @@ func Run(ctx context.Context, k *kb.KB, name string, eng Batcher, req enrich.Req
 // Worsened reports whether any member got a more severe verdict.
 func (r Report) Worsened() bool { return r.Counts.Worsened > 0 }
 
+// NewAlerts counts the members that are new in this run with a verdict of
+// SUSPICIOUS or worse. They call for as much attention as a worsened one,
+// because there is no earlier verdict that could worsen.
+func (r Report) NewAlerts() int {
+	n := 0
+	for _, it := range r.Items {
+		if it.Change == New && it.Verdict.Severity() >= verdict.Suspicious.Severity() {
+			n++
+		}
+	}
+	return n
+}
+
 func classify(m kb.Member, prev *kb.VerdictRecord, r *enrich.Result) Item {
 	item := Item{
 		IOC: m.IOC, Type: m.Type, Previous: prev, Result: r,
