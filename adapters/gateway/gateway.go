@@ -51,6 +51,12 @@ const (
 	DefaultMaxQueueWait    = 10 * time.Second
 	DefaultQueueRetryAfter = 5 * time.Second
 	DefaultFetchTimeout    = 2 * time.Minute
+	// DefaultAuthFailureHold is how long the gateway answers 502
+	// UpstreamAuthenticationError by itself after VirusTotal rejected its
+	// key. A minute turns a fleet's lookup wave into one rejected request
+	// per replica a minute, and a key VirusTotal accepts again (an account
+	// re-enabled) works again without a restart.
+	DefaultAuthFailureHold = time.Minute
 )
 
 // Options configure a Gateway. UpstreamURL, APIKey, Quota and Clients are
@@ -98,6 +104,12 @@ type Options struct {
 	// ServeStale responds with an expired cache entry, marked
 	// X-Vex-Cache: stale, when the upstream request fails.
 	ServeStale bool
+	// AuthFailureHold is how long an upstream 401 is remembered; zero
+	// takes DefaultAuthFailureHold.
+	AuthFailureHold time.Duration
+	// Now is the clock of AuthFailureHold; nil means time.Now.
+	Now func() time.Time
+
 	// AllowNonRoutable sends private, loopback and reserved IP addresses,
 	// and URLs on them, to VirusTotal. When false (api.allow_non_routable,
 	// the default) the gateway responds 400 BadRequestError itself, so no
@@ -130,6 +142,9 @@ type Gateway struct {
 	mux      *http.ServeMux
 	group    callGroup
 	draining atomic.Bool
+	// authFailedUntil is the Unix time in nanoseconds until which
+	// VirusTotal's rejection of the key answers upstream requests.
+	authFailedUntil atomic.Int64
 
 	// base is the context of upstream fetches, which outlive the request
 	// that started them so that their result reaches the cache.
@@ -168,6 +183,12 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = DefaultFetchTimeout
+	}
+	if opts.AuthFailureHold <= 0 {
+		opts.AuthFailureHold = DefaultAuthFailureHold
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()

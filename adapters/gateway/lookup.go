@@ -131,6 +131,9 @@ func (g *Gateway) fetchShared(ctx context.Context, res resource, key cache.Key) 
 // fetchUpstream sends the request to VirusTotal and caches objects and
 // not-found responses. cached reports whether the response reached the cache.
 func (g *Gateway) fetchUpstream(ctx context.Context, res resource, key cache.Key) (a response, cached bool) {
+	if g.opts.Now().UnixNano() < g.authFailedUntil.Load() {
+		return errUpstreamKey.response(sourceNone), false
+	}
 	body, err := g.client.Get(ctx, res.path, res.query)
 	switch {
 	case err == nil:
@@ -183,7 +186,9 @@ func (g *Gateway) upstreamError(ctx context.Context, res resource, err error) *a
 		return &apiError{status: http.StatusTooManyRequests, code: "QuotaExceededError", retryAfter: retry,
 			message: "VirusTotal reports the gateway's quota exceeded; retry later"}
 	case errors.Is(err, vt.ErrUnauthorized):
-		g.log.ErrorContext(ctx, "VirusTotal rejected the gateway's API key; fix api.key in the gateway config", "path", res.path, "error", err)
+		g.authFailedUntil.Store(g.opts.Now().Add(g.opts.AuthFailureHold).UnixNano())
+		g.log.ErrorContext(ctx, "VirusTotal rejected the gateway's API key; fix api.key in the gateway config and restart the gateway",
+			"path", res.path, "error", err, "upstream_paused", g.opts.AuthFailureHold.String())
 		return errUpstreamKey
 	case errors.Is(err, vt.ErrForbidden):
 		msg := "VirusTotal denied access; this endpoint may require a premium API key"

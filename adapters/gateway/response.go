@@ -81,7 +81,7 @@ var (
 		message: "the vex gateway token is not valid"}
 	// errUpstreamKey hides the gateway's own credential problem from
 	// clients: a 401 would tell them their token is wrong, so they get a
-	// 502, which they retry and then report as a failed lookup.
+	// 502, which vex clients report as a failed lookup without retrying.
 	errUpstreamKey = &apiError{status: http.StatusBadGateway, code: "UpstreamAuthenticationError",
 		message: "VirusTotal rejected the gateway's API key; the gateway operator must fix it"}
 )

@@ -361,8 +361,7 @@ func (c *Client) once(ctx context.Context, target, path string, attempt int) (bo
 		return c.redactBody(body), 0, false, nil
 	}
 	verr := c.errorFromBody(status, path, resp.Header, body)
-	retry = status == http.StatusTooManyRequests || status >= 500
-	return nil, verr.RetryAfter, retry, verr
+	return nil, verr.RetryAfter, verr.Retryable(), verr
 }
 
 // scrub removes the key from an error's text in case a transport ever

@@ -91,6 +91,17 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
+// Retryable reports whether sending the request again may succeed: a 429
+// or a 5xx, except the vex gateway's 502 UpstreamAuthenticationError. That
+// code means VirusTotal rejected the gateway's own key, which stays wrong
+// until the gateway operator fixes it.
+func (e *Error) Retryable() bool {
+	if e.Code == "UpstreamAuthenticationError" {
+		return false
+	}
+	return e.Status == 429 || e.Status >= 500
+}
+
 // maxMessageLen bounds the VirusTotal message copied into an Error, because
 // the body comes from the network and ends up in terminal output.
 const maxMessageLen = 300
