@@ -73,7 +73,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	if v := a.env.Getenv("VEX_LOG"); v != "" {
 		level = logLevel(v)
 	}
-	logger := slog.New(slog.NewJSONHandler(a.io.Err, &slog.HandlerOptions{Level: level})).With("component", "vex-serve")
+	logger := slog.New(gateway.NewComponentHandler(slog.NewJSONHandler(a.io.Err, &slog.HandlerOptions{Level: level}), "vex-serve"))
 	redisstate.RouteLogs(logger.With("component", "go-redis"))
 
 	g, err := gateway.Open(ctx, cfg, key, gateway.OpenOptions{

@@ -81,7 +81,7 @@ token = %q
 		// net/http's Shutdown treats a connection that never sent a
 		// request as busy for its first 5 s, and the CLI's HTTP client may
 		// leave such a spare connection behind, so 5 s could time out.
-		code := Run(ctx, []string{"-c", cfg, "serve", "--shutdown-timeout", "15s"}, IO{In: strings.NewReader(""), Out: outW, Err: stderr}, Env{})
+		code := Run(ctx, []string{"-c", cfg, "serve", "--shutdown-timeout", "15s"}, IO{In: strings.NewReader(""), Out: outW, Err: stderr}, Env{Getenv: func(k string) string { return map[string]string{"VEX_LOG": "debug"}[k] }})
 		outW.Close()
 		codec <- code
 	}()
@@ -228,6 +228,11 @@ func TestServeMatchesDirectLookups(t *testing.T) {
 	}
 	if strings.Contains(logs, serveKey) || strings.Contains(logs, serveToken) {
 		t.Error("the gateway's stderr contains the VirusTotal key or a client token")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if n := strings.Count(line, `"component":`); n != 1 {
+			t.Errorf("log line has %d component keys, want 1: %s", n, line)
+		}
 	}
 }
 
