@@ -53,7 +53,9 @@ func (a *app) openKBForCommand(ctx context.Context) (*kb.KB, error) {
 }
 
 // kbErr maps knowledge-base errors to exit codes: bad input is a usage
-// error, and a file vex cannot use is a configuration error with a hint.
+// error, and a file vex cannot read or write is an I/O error (74) with a
+// hint. It is not a configuration error (78), because cron wrappers read
+// 78 as "fix the API key or the config".
 func kbErr(err error) error {
 	var ee *ExitError
 	switch {
@@ -64,9 +66,13 @@ func kbErr(err error) error {
 	case errors.Is(err, kb.ErrInvalid), errors.Is(err, kb.ErrNotFound):
 		return &ExitError{Code: ExitUsage, Err: err}
 	case errors.Is(err, kb.ErrReadOnly):
-		return &ExitError{Code: ExitConfig, Err: err, Hint: "make kb.db and its folder writable, or point cache.data_dir elsewhere"}
-	case errors.Is(err, kb.ErrCorrupt), errors.Is(err, kb.ErrForeign), errors.Is(err, kb.ErrTooNew):
-		return &ExitError{Code: ExitConfig, Err: err, Hint: "vex left the file as it was; move it aside to start an empty knowledge base"}
+		return &ExitError{Code: ExitIOError, Err: err, Hint: "make kb.db and its folder writable by this user, or point cache.data_dir elsewhere"}
+	case errors.Is(err, kb.ErrCorrupt):
+		return &ExitError{Code: ExitIOError, Err: err, Hint: "vex left the file as it was; restore kb.db from a backup, or move it aside to start an empty knowledge base"}
+	case errors.Is(err, kb.ErrForeign):
+		return &ExitError{Code: ExitIOError, Err: err, Hint: "vex left the file as it was; check cache.data_dir, or move the file aside to start an empty knowledge base"}
+	case errors.Is(err, kb.ErrTooNew):
+		return &ExitError{Code: ExitIOError, Err: err, Hint: "a newer vex wrote this file; upgrade vex to use it"}
 	}
 	return err
 }

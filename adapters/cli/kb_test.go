@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vex-ioc/vex/core/kb"
 	"github.com/vex-ioc/vex/core/kb/watchrun"
 	"github.com/vex-ioc/vex/core/vt/vttest"
 )
@@ -335,10 +338,16 @@ func TestKBCommandCorruptFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := e.run(t, "", "tag", "evil.com", "--add", "x")
-	if r.code != ExitConfig {
-		t.Errorf("exit %d, want %d", r.code, ExitConfig)
+	for _, args := range [][]string{{"tag", "evil.com", "--add", "x"}, {"watchlist", "w", "--run"}} {
+		r := e.run(t, "", args...)
+		if r.code != ExitIOError {
+			t.Errorf("vex %s: exit %d, want %d", strings.Join(args, " "), r.code, ExitIOError)
+		}
+		if !strings.Contains(r.stderr, e.kbPath()) || !strings.Contains(r.stderr, "hint:") {
+			t.Errorf("vex %s: stderr %q does not name the file and give a hint", strings.Join(args, " "), r.stderr)
+		}
 	}
+	r := e.run(t, "", "tag", "evil.com", "--add", "x")
 	if !strings.Contains(r.stderr, e.kbPath()) || !strings.Contains(r.stderr, "hint:") {
 		t.Errorf("stderr %q does not name the file and give a hint", r.stderr)
 	}
@@ -539,5 +548,37 @@ func TestWatchlistRunNewMaliciousAlerts(t *testing.T) {
 	e.now = e.now.Add(time.Hour)
 	if r := e.run(t, "", "watchlist", "infra", "--run"); r.code != 0 {
 		t.Errorf("second run, nothing changed: exit %d, want 0; stdout %q", r.code, r.stdout)
+	}
+}
+
+// A knowledge base that cannot be used is an I/O error (exit 74), as the
+// README's exit-code table says, not a configuration error (78), which a
+// cron wrapper reads as "fix the API key".
+func TestKBErrExitCodes(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		code     int
+		hintPart string
+	}{
+		{"read-only", kb.ErrReadOnly, ExitIOError, "writable"},
+		{"corrupt", kb.ErrCorrupt, ExitIOError, "backup"},
+		{"foreign", kb.ErrForeign, ExitIOError, "cache.data_dir"},
+		{"too new", kb.ErrTooNew, ExitIOError, "upgrade vex"},
+		{"invalid", kb.ErrInvalid, ExitUsage, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ee *ExitError
+			if !errors.As(kbErr(fmt.Errorf("open knowledge base /x/kb.db: %w", tt.err)), &ee) {
+				t.Fatal("kbErr did not return an *ExitError")
+			}
+			if ee.Code != tt.code {
+				t.Errorf("exit code %d, want %d", ee.Code, tt.code)
+			}
+			if !strings.Contains(ee.Hint, tt.hintPart) {
+				t.Errorf("hint %q lacks %q", ee.Hint, tt.hintPart)
+			}
+		})
 	}
 }
