@@ -6,12 +6,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"flag"
+	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -611,10 +614,225 @@ func TestSTIXWriteFailureKeepsOldFile(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root writes into read-only folders")
 	}
-	if r := e.run(t, "triage", "8.8.8.8", "--stix", old); r.code != 1 {
-		t.Errorf("exit %d, want 1 for an unwritable folder", r.code)
+	if r := e.run(t, "triage", "8.8.8.8", "--stix", old); r.code != ExitIOError {
+		t.Errorf("exit %d, want %d for an unwritable folder", r.code, ExitIOError)
 	}
 	if got, _ := os.ReadFile(old); string(got) != "previous bundle" {
 		t.Errorf("previous bundle became %q", got)
+	}
+}
+
+// exportTo looks up 8.8.8.8 with an export flag pointed at path: triage
+// for --stix, investigate for --navigator, which only investigate has.
+func (e *invEnv) exportTo(t *testing.T, flag, path string) invRun {
+	t.Helper()
+	cmd := "triage"
+	if flag == "--navigator" {
+		cmd = "investigate"
+	}
+	return e.run(t, cmd, "8.8.8.8", "-o", "json", flag, path)
+}
+
+// checkExportData fails unless data is a STIX bundle or, for --navigator, a
+// Navigator layer.
+func checkExportData(t *testing.T, flag string, data []byte) {
+	t.Helper()
+	var doc struct{ Type, Domain string }
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s output is not JSON: %v\n%s", flag, err, data)
+	}
+	if doc.Type != "bundle" && doc.Domain != "enterprise-attack" {
+		t.Fatalf("%s output is neither a STIX bundle nor a Navigator layer:\n%s", flag, data)
+	}
+}
+
+func fileType(t *testing.T, path string) fs.FileMode {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Type()
+}
+
+func TestExportFollowsSymlinks(t *testing.T) {
+	e := newInvEnv(t)
+	for _, flag := range []string{"--stix", "--navigator"} {
+		t.Run(flag, func(t *testing.T) {
+			dir := t.TempDir()
+			real := writeFile(t, dir, "real.json", []byte("old"))
+			if err := os.Chmod(real, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			link := filepath.Join(dir, "link.json")
+			if err := os.Symlink("real.json", link); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.exportTo(t, flag, link); r.code > ExitIncomplete {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			if typ := fileType(t, link); typ != fs.ModeSymlink {
+				t.Errorf("link.json has type %v after the export, want a symlink", typ)
+			}
+			data, err := os.ReadFile(real)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkExportData(t, flag, data)
+			if fi, _ := os.Stat(real); fi.Mode().Perm() != 0o640 {
+				t.Errorf("the replaced target has mode %v, want its old 0640", fi.Mode().Perm())
+			}
+		})
+	}
+
+	t.Run("dangling", func(t *testing.T) {
+		dir := t.TempDir()
+		link := filepath.Join(dir, "link.json")
+		if err := os.Symlink(filepath.Join(dir, "new.json"), link); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.exportTo(t, "--stix", link); r.code > ExitIncomplete {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+		if typ := fileType(t, link); typ != fs.ModeSymlink {
+			t.Errorf("link.json has type %v after the export, want a symlink", typ)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "new.json"))
+		if err != nil {
+			t.Fatalf("the symlink's target was not created: %v", err)
+		}
+		checkExportData(t, "--stix", data)
+	})
+}
+
+func TestExportWritesFIFOInPlace(t *testing.T) {
+	e := newInvEnv(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	// A second name for the FIFO lets the test release the reader if the
+	// export replaces pipe.json instead of writing into it.
+	keep := filepath.Join(dir, "pipe.keep")
+	if err := os.Link(fifo, keep); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		f, err := os.Open(fifo) // blocks until a writer opens the FIFO
+		if err != nil {
+			got <- nil
+			return
+		}
+		data, _ := io.ReadAll(f)
+		f.Close()
+		got <- data
+	}()
+
+	r := e.exportTo(t, "--stix", fifo)
+	if typ := fileType(t, fifo); typ != fs.ModeNamedPipe {
+		t.Errorf("pipe.json has type %v after the export, want a FIFO", typ)
+		if w, err := os.OpenFile(keep, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	}
+	if r.code > ExitIncomplete {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	checkExportData(t, "--stix", <-got)
+}
+
+// TestExportWritesDevicesInPlace uses device nodes made in a temporary
+// folder, so a regression replaces those and not the machine's /dev/null.
+// /dev/null itself is tried only after its copy came through.
+func TestExportWritesDevicesInPlace(t *testing.T) {
+	e := newInvEnv(t)
+	dir := t.TempDir()
+	null := filepath.Join(dir, "null")
+	full := filepath.Join(dir, "full")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, charDev(1, 3)); err != nil {
+		t.Skipf("mknod needs root: %v", err)
+	}
+	if err := syscall.Mknod(full, syscall.S_IFCHR|0o666, charDev(1, 7)); err != nil {
+		t.Fatal(err)
+	}
+
+	if r := e.exportTo(t, "--stix", null); r.code > ExitIncomplete {
+		t.Errorf("export to a null device: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if typ := fileType(t, null); typ != fs.ModeDevice|fs.ModeCharDevice {
+		t.Fatalf("the null device has type %v after the export, want a character device", typ)
+	}
+
+	r := e.exportTo(t, "--navigator", full)
+	if r.code != ExitIOError {
+		t.Errorf("export to a full device: exit %d, want %d", r.code, ExitIOError)
+	}
+	if !strings.Contains(r.stderr, "no space left on device") {
+		t.Errorf("export to a full device: stderr %q does not name ENOSPC", r.stderr)
+	}
+	if typ := fileType(t, full); typ != fs.ModeDevice|fs.ModeCharDevice {
+		t.Fatalf("the full device has type %v after the export, want a character device", typ)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(leftovers) > 0 {
+		t.Errorf("temporary files left behind: %v", leftovers)
+	}
+
+	if r := e.exportTo(t, "--stix", os.DevNull); r.code > ExitIncomplete {
+		t.Errorf("export to %s: exit %d, stderr %q", os.DevNull, r.code, r.stderr)
+	}
+	if typ := fileType(t, os.DevNull); typ != fs.ModeDevice|fs.ModeCharDevice {
+		t.Fatalf("%s has type %v after the export, want a character device", os.DevNull, typ)
+	}
+}
+
+// charDev returns the Linux device number of a character device with a
+// major and minor number below 256 each.
+func charDev(major, minor int) int { return major<<8 | minor }
+
+func TestExportRejectsDirectory(t *testing.T) {
+	e := newInvEnv(t)
+	dir := t.TempDir()
+	r := e.exportTo(t, "--stix", dir)
+	if r.code != ExitIOError {
+		t.Errorf("exit %d, want %d", r.code, ExitIOError)
+	}
+	if !strings.Contains(r.stderr, "is a directory") {
+		t.Errorf("stderr %q does not say the path is a directory", r.stderr)
+	}
+	if typ := fileType(t, dir); !typ.IsDir() {
+		t.Errorf("the folder has type %v after the export", typ)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("the export left %v in the folder", entries)
+	}
+}
+
+// TestExportToStdoutFile checks /dev/stdout when stdout is a regular file:
+// the bundle goes to stdout as with "-", and the file is not replaced.
+func TestExportToStdoutFile(t *testing.T) {
+	e := newInvEnv(t)
+	out, err := os.Create(filepath.Join(t.TempDir(), "out.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	var errOut bytes.Buffer
+	code := Run(context.Background(), []string{"triage", "8.8.8.8", "-o", "json", "--stix", out.Name()},
+		IO{In: strings.NewReader(""), Out: out, Err: &errOut},
+		Env{Getenv: func(k string) string { return e.vars[k] }, Home: e.home, Now: func() time.Time { return e.now }})
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, errOut.String())
+	}
+	data, err := os.ReadFile(out.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExportData(t, "--stix", data)
+	opened, _ := out.Stat()
+	named, _ := os.Stat(out.Name())
+	if !os.SameFile(opened, named) {
+		t.Error("the export renamed a new file over the one stdout writes to")
 	}
 }

@@ -29,6 +29,8 @@ type lookupRun struct {
 
 func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	a := r.app
+	r.flags.stix = a.exportPath(r.flags.stix)
+	r.flags.navigator = a.exportPath(r.flags.navigator)
 	keepAll := r.flags.stix != "" || r.flags.navigator != ""
 	if r.flags.stix == stdoutPath && r.flags.navigator == stdoutPath {
 		return usageErr("--stix - and --navigator - both want stdout: send one of them to a file")
@@ -75,7 +77,7 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	if writeErr != nil {
 		return fmt.Errorf("write results: %w", writeErr)
 	}
-	if err := r.exports(); err != nil {
+	if err := r.exports(ctx); err != nil {
 		return err
 	}
 	if r.flags.summary {
@@ -240,13 +242,13 @@ func kbStore(k *kb.KB) enrich.LocalStore {
 }
 
 // exports writes the STIX bundle and Navigator layer, when asked.
-func (r *lookupRun) exports() error {
+func (r *lookupRun) exports(ctx context.Context) error {
 	if r.flags.stix != "" {
 		data, err := r.stixBundle()
 		if err != nil {
 			return fmt.Errorf("export stix: %w", err)
 		}
-		if err := r.writeExport("STIX bundle", r.flags.stix, data); err != nil {
+		if err := r.writeExport(ctx, "STIX bundle", r.flags.stix, data); err != nil {
 			return err
 		}
 	}
@@ -255,7 +257,7 @@ func (r *lookupRun) exports() error {
 		if err != nil {
 			return fmt.Errorf("export navigator layer: %w", err)
 		}
-		if err := r.writeExport("ATT&CK Navigator layer", r.flags.navigator, data); err != nil {
+		if err := r.writeExport(ctx, "ATT&CK Navigator layer", r.flags.navigator, data); err != nil {
 			return err
 		}
 	}
