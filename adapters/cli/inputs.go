@@ -39,6 +39,23 @@ type inputSource struct {
 	skipped []string
 }
 
+// check opens every named file once before the run, so a typo in the last
+// -f fails at once instead of after the lookups of the inputs before it
+// have spent quota.
+func (s *inputSource) check() error {
+	for _, name := range s.files {
+		if name == "-" {
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return &ExitError{Code: ExitIOError, Err: fmt.Errorf("read IOC file: %w", err)}
+		}
+		f.Close()
+	}
+	return nil
+}
+
 func (s *inputSource) seq() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for _, a := range s.args {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/binary"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -59,5 +60,19 @@ func TestTriageInputEncodings(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", tc.inErr, r.stderr)
 			}
 		})
+	}
+}
+
+// TestTriageUnreadableFileFirst checks that a missing -f file fails the run
+// before any lookup, so the inputs before it spend no quota (F31 of the
+// new-user pass).
+func TestTriageUnreadableFileFirst(t *testing.T) {
+	te := newTriageEnv(t, vttest.Options{}, triageConfig{})
+	r := te.run("", nil, "triage", "-o", "ndjson", cleanIP, "-f", filepath.Join(t.TempDir(), "absent.txt"))
+	if r.code != ExitIOError || !strings.Contains(r.stderr, "absent.txt") {
+		t.Errorf("exit %d, want %d naming the file; stderr:\n%s", r.code, ExitIOError, r.stderr)
+	}
+	if n := te.fake.Count(""); n != 0 || r.stdout != "" {
+		t.Errorf("%d requests and output %q before the error, want none", n, r.stdout)
 	}
 }

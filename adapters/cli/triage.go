@@ -128,6 +128,9 @@ func (a *app) runLookup(ctx context.Context, mode enrich.Mode, args []string, f 
 		}
 		src.files = []string{"-"}
 	}
+	if err := src.check(); err != nil {
+		return err
+	}
 
 	key, err := a.apiKey(cfg, f.offline)
 	if err != nil {
