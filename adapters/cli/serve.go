@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -76,6 +77,16 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	logger := slog.New(gateway.NewComponentHandler(slog.NewJSONHandler(a.io.Err, &slog.HandlerOptions{Level: level}), "vex-serve"))
 	redisstate.RouteLogs(logger.With("component", "go-redis"))
 
+	// The TLS files are checked first, so a bad certificate or an exposed
+	// key stops the start before any state is opened or URL printed.
+	var tlsConfig *tls.Config
+	if cfg.Serve.TLSCert != "" || cfg.Serve.TLSKey != "" {
+		tlsConfig, err = gateway.LoadTLS(cfg.Serve.TLSCert, cfg.Serve.TLSKey, logger)
+		if err != nil {
+			return &ExitError{Code: ExitConfig, Err: err, Hint: "check serve.tls_cert and serve.tls_key"}
+		}
+	}
+
 	g, err := gateway.Open(ctx, cfg, key, gateway.OpenOptions{
 		Replicas:  f.replicas,
 		UserAgent: "vex/" + Version,
@@ -90,21 +101,17 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s: %w", addr, err), Hint: "set another address with --addr or serve.addr"}
 	}
-	scheme := "http"
-	if cfg.Serve.TLSCert != "" {
-		scheme = "https"
-	}
-	if _, err := fmt.Fprintf(a.io.Out, "%s://%s/api/v3\n", scheme, ln.Addr()); err != nil {
-		ln.Close()
-		return err
-	}
 	logger.Info("gateway starting", "addr", ln.Addr().String(), "upstream", cfg.API.BaseURL,
 		"clients", len(cfg.Serve.Tokens), "per_minute", cfg.API.PerMinute, "per_day", cfg.API.PerDay,
 	)
 	return gateway.Serve(ctx, ln, g, gateway.ServeOptions{
-		TLSCert:         cfg.Serve.TLSCert,
-		TLSKey:          cfg.Serve.TLSKey,
+		TLS:             tlsConfig,
 		ShutdownTimeout: f.shutdown,
 		Logger:          logger,
+		// The URL goes to stdout only once the server accepts requests.
+		OnServing: func(baseURL string) error {
+			_, err := fmt.Fprintln(a.io.Out, baseURL)
+			return err
+		},
 	})
 }

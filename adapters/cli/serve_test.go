@@ -253,3 +253,54 @@ addr = "127.0.0.1:0"
 		t.Errorf("stdout = %q, want empty", out.String())
 	}
 }
+
+// TestServeChecksTLSFilesFirst starts the gateway with a TLS key file any
+// user can read, and with files that are not PEM: each start fails with a
+// configuration error before the base URL is printed.
+func TestServeChecksTLSFilesFirst(t *testing.T) {
+	cases := []struct {
+		name    string
+		keyMode os.FileMode
+		want    string
+	}{
+		{"key readable by others", 0o644, "chmod 600"},
+		{"not PEM", 0o600, "load TLS certificate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			certFile, keyFile := filepath.Join(dir, "gw.crt"), filepath.Join(dir, "gw.key")
+			if err := os.WriteFile(certFile, []byte("not a certificate\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(keyFile, []byte("not a key\n"), c.keyMode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(keyFile, c.keyMode); err != nil {
+				t.Fatal(err)
+			}
+			cfg := writeServeConfig(t, fmt.Sprintf(`
+[api]
+key = %q
+[serve]
+addr = "127.0.0.1:0"
+tls_cert = %q
+tls_key = %q
+[[serve.tokens]]
+name = "fleet"
+token = %q
+`, serveKey, certFile, keyFile, serveToken))
+			var out, errb bytes.Buffer
+			code := Run(context.Background(), []string{"-c", cfg, "serve"}, IO{In: strings.NewReader(""), Out: &out, Err: &errb}, Env{})
+			if code != ExitConfig {
+				t.Errorf("exit %d, want %d\nstderr: %s", code, ExitConfig, errb.String())
+			}
+			if !strings.Contains(errb.String(), c.want) {
+				t.Errorf("stderr lacks %q:\n%s", c.want, errb.String())
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout = %q, want no base URL", out.String())
+			}
+		})
+	}
+}

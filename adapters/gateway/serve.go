@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"time"
 )
 
@@ -17,9 +19,15 @@ const DefaultShutdownTimeout = 30 * time.Second
 
 // ServeOptions configure Serve.
 type ServeOptions struct {
-	// TLSCert and TLSKey are PEM files; both set means HTTPS.
+	// TLS, when set, makes Serve serve HTTPS. LoadTLS builds one.
+	TLS *tls.Config
+	// TLSCert and TLSKey are PEM files loaded with LoadTLS when TLS is
+	// nil; both set means HTTPS.
 	TLSCert string
 	TLSKey  string
+	// OnServing runs once the server accepts requests, with the base URL
+	// clients use. An error from it stops the server, and Serve returns it.
+	OnServing func(baseURL string) error
 	// ShutdownTimeout bounds the graceful shutdown (default
 	// DefaultShutdownTimeout).
 	ShutdownTimeout time.Duration
@@ -44,15 +52,15 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	useTLS := opts.TLSCert != "" || opts.TLSKey != ""
-	if useTLS {
-		// Loading here reports a bad file before the first client does.
-		cert, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey)
+	if opts.TLS == nil && (opts.TLSCert != "" || opts.TLSKey != "") {
+		tc, err := LoadTLS(opts.TLSCert, opts.TLSKey, log)
 		if err != nil {
-			return fmt.Errorf("load TLS certificate %s and key %s: %w", opts.TLSCert, opts.TLSKey, err)
+			return err
 		}
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		opts.TLS = tc
 	}
+	useTLS := opts.TLS != nil
+	srv.TLSConfig = opts.TLS
 
 	errc := make(chan error, 1)
 	go func() {
@@ -66,12 +74,19 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) 
 	if useTLS {
 		scheme = "https"
 	}
-	log.Info("gateway listening", "url", scheme+"://"+ln.Addr().String()+"/api/v3")
+	baseURL := scheme + "://" + ln.Addr().String() + "/api/v3"
+	log.Info("gateway listening", "url", baseURL)
+	var stopErr error
+	if opts.OnServing != nil {
+		stopErr = opts.OnServing(baseURL)
+	}
 
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
-	case <-ctx.Done():
+	if stopErr == nil {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+		case <-ctx.Done():
+		}
 	}
 
 	log.Info("shutting down; finishing requests in flight", "timeout", opts.ShutdownTimeout.String())
@@ -83,8 +98,37 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) 
 		err = serr
 	}
 	if err != nil {
-		return fmt.Errorf("graceful shutdown: %w", err)
+		return errors.Join(stopErr, fmt.Errorf("graceful shutdown: %w", err))
 	}
 	log.Info("gateway stopped")
-	return nil
+	return stopErr
+}
+
+// LoadTLS loads a PEM certificate (with its chain) and private key for
+// Serve. It rejects a key file that other users may access, and logs a
+// warning for one its group may read, since a group such as Debian's
+// ssl-cert is a common way to share keys with services. Windows has no such
+// mode bits, so the check does not apply there.
+func LoadTLS(certFile, keyFile string, log *slog.Logger) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("serve.tls_cert and serve.tls_key must be set together")
+	}
+	if runtime.GOOS != "windows" {
+		fi, err := os.Stat(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read TLS key %s: %w", keyFile, err)
+		}
+		switch perm := fi.Mode().Perm(); {
+		case perm&0o007 != 0:
+			return nil, fmt.Errorf("TLS key %s has mode %04o, so every user on the host can read it; run `chmod 600 %s` (or 640 for a group the gateway's user is in)",
+				keyFile, perm, keyFile)
+		case perm&0o070 != 0 && log != nil:
+			log.Warn("TLS key is readable by its group; make sure only the gateway's user is in it, or run chmod 600", "path", keyFile, "mode", fmt.Sprintf("%04o", perm))
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
