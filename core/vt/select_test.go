@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// A map that Keep rejected is reused for the next member; a selection
+// A map that Keep rejected is reused for the next member, but a selection
 // nested inside that member must get a map of its own.
 func TestDecodeSelectedNestedOthers(t *testing.T) {
 	body := []byte(`{"data":{"attributes":{"x":{"drop":{"k":1},"keep":{"inner":{"v":2}}}}}}`)
