@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode"
 
 	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/report"
 	"github.com/vex-ioc/vex/core/verdict"
 	"github.com/vex-ioc/vex/core/vt/vttest"
 )
@@ -550,5 +552,31 @@ func TestTriageCancelExitCode(t *testing.T) {
 	}
 	if got := countStatuses(parseNDJSON(t, r.stdout)); got[enrich.StatusOK] != 1 || got[enrich.StatusCancelled] != 3 {
 		t.Errorf("statuses %v, want 1 ok and 3 cancelled", got)
+	}
+}
+
+// fullWriter fails every write as a full disk does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+func TestTriageWriteFailureEveryFormat(t *testing.T) {
+	te := newTriageEnv(t, vttest.Options{}, triageConfig{})
+	for _, format := range report.Formats {
+		t.Run(format, func(t *testing.T) {
+			var errOut bytes.Buffer
+			code := Run(context.Background(), []string{"triage", "-o", format, cleanIP},
+				IO{In: strings.NewReader(""), Out: fullWriter{}, Err: &errOut},
+				Env{Getenv: func(k string) string { return te.env[k] }, Home: te.home})
+			if code != ExitIOError {
+				t.Errorf("exit %d, want %d", code, ExitIOError)
+			}
+			if !strings.HasPrefix(errOut.String(), "vex: write results: ") {
+				t.Errorf("stderr %q lacks the prefix 'vex: write results: '", errOut.String())
+			}
+			if !strings.Contains(errOut.String(), "no space left on device") {
+				t.Errorf("stderr %q does not name the cause", errOut.String())
+			}
+		})
 	}
 }

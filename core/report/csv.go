@@ -27,26 +27,45 @@ var csvColumns = []string{
 const csvListSep = "; "
 
 // csvWriter writes a header and then one row per result, flushed as each
-// result arrives.
+// result arrives. The header waits for the first row or Close, so NewWriter
+// writes nothing: its only error is an unknown format, which callers report
+// as a usage error, and a run whose stdout carries an export instead gets
+// no stray header.
 type csvWriter struct {
-	w   *csv.Writer
-	opt Options
-	out io.Writer
+	w             *csv.Writer
+	opt           Options
+	out           io.Writer
+	headerWritten bool
 }
 
-func newCSVWriter(w io.Writer, opt Options) (*csvWriter, error) {
-	c := &csvWriter{w: csv.NewWriter(w), opt: opt, out: w}
-	if err := c.writeRow(csvColumns); err != nil {
-		return nil, err
+func newCSVWriter(w io.Writer, opt Options) *csvWriter {
+	return &csvWriter{w: csv.NewWriter(w), opt: opt, out: w}
+}
+
+func (c *csvWriter) Write(r enrich.Result) error {
+	if err := c.writeHeader(); err != nil {
+		return err
 	}
-	return c, nil
+	return c.writeRow(csvRow(r, c.opt))
 }
 
-func (c *csvWriter) Write(r enrich.Result) error { return c.writeRow(csvRow(r, c.opt)) }
+// Close writes the header when no row came, and nothing more: the caller
+// prints `--summary` on stderr, and a summary row would break tools that
+// read every row as a result.
+func (c *csvWriter) Close(Totals) error {
+	if err := c.writeHeader(); err != nil {
+		return err
+	}
+	return flush(c.out)
+}
 
-// Close writes nothing more: the caller prints `--summary` on stderr, and a
-// summary row would break tools that read every row as a result.
-func (c *csvWriter) Close(Totals) error { return flush(c.out) }
+func (c *csvWriter) writeHeader() error {
+	if c.headerWritten {
+		return nil
+	}
+	c.headerWritten = true
+	return c.writeRow(csvColumns)
+}
 
 func (c *csvWriter) writeRow(row []string) error {
 	if err := c.w.Write(row); err != nil {

@@ -90,8 +90,8 @@ type Writer interface {
 	Close(sum Totals) error
 }
 
-// NewWriter returns a writer of format to w. It returns an error naming the
-// valid formats when format is unknown.
+// NewWriter returns a writer of format to w. It writes nothing to w, and
+// returns an error naming the valid formats only when format is unknown.
 func NewWriter(format string, w io.Writer, opt Options) (Writer, error) {
 	switch strings.ToLower(format) {
 	case FormatJSON:
@@ -99,7 +99,7 @@ func NewWriter(format string, w io.Writer, opt Options) (Writer, error) {
 	case FormatNDJSON:
 		return newNDJSONWriter(w, opt), nil
 	case FormatCSV:
-		return newCSVWriter(w, opt)
+		return newCSVWriter(w, opt), nil
 	case FormatConsole:
 		return newConsoleWriter(w, opt), nil
 	case FormatRich:
