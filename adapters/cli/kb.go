@@ -96,11 +96,11 @@ func writeJSON(w io.Writer, v any) error {
 func (a *app) newTagCmd() *cobra.Command {
 	var (
 		add, remove []string
-		all         bool
+		all, list   bool
 		out         kbOutput
 	)
 	cmd := &cobra.Command{
-		Use:   "tag IOC [--add TAG]... [--remove TAG]...",
+		Use:   "tag IOC [--add TAG]... [--remove TAG]... [--list]",
 		Short: "Add, remove or list your own tags on an IOC",
 		Long: `Add, remove or list your own tags on an IOC. Tags live in the local
 knowledge base (kb.db in the data directory) and appear in every triage and
@@ -108,8 +108,8 @@ investigate result for that IOC.
 
 The IOC may be defanged and in any case: evil[.]com, EVIL.com and evil.com.
 are the same IOC. Tags are 1 to 64 printable characters; APT29 and apt29 are
-the same tag, and the first spelling is kept. With no --add or --remove, the
-command lists the IOC's tags. All changes of one command apply together or,
+the same tag, and the first spelling is kept. With no --add or --remove (or
+with --list), the command lists the IOC's tags. All changes of one command apply together or,
 on any error, not at all. Removing a tag the IOC does not have is an error.`,
 		Example: `  vex tag evil[.]com --add phishing --add "APT29"
   vex tag evil.com --remove phishing
@@ -125,6 +125,9 @@ on any error, not at all. Removing a tag the IOC does not have is an error.`,
 			}
 			if len(args) != 1 {
 				return usageErr("tag needs exactly one IOC (or --all), got %d arguments", len(args))
+			}
+			if list && (len(add) > 0 || len(remove) > 0) {
+				return usageErr("--list cannot be combined with --add or --remove")
 			}
 			return nil
 		},
@@ -142,6 +145,7 @@ on any error, not at all. Removing a tag the IOC does not have is an error.`,
 	cmd.Flags().StringArrayVar(&add, "add", nil, "add `TAG` (repeatable)")
 	cmd.Flags().StringArrayVar(&remove, "remove", nil, "remove `TAG` (repeatable)")
 	cmd.Flags().BoolVar(&all, "all", false, "list every tagged IOC with its tags")
+	cmd.Flags().BoolVar(&list, "list", false, "list the IOC's tags (the default with no other flag)")
 	out.register(cmd)
 	return cmd
 }
@@ -232,12 +236,13 @@ func (a *app) listAllTags(ctx context.Context, asJSON bool) error {
 
 func (a *app) newNoteCmd() *cobra.Command {
 	var (
-		add string
-		del int64
-		out kbOutput
+		add  string
+		del  int64
+		list bool
+		out  kbOutput
 	)
 	cmd := &cobra.Command{
-		Use:   "note IOC [--add TEXT | --delete ID]",
+		Use:   "note IOC [--add TEXT | --delete ID | --list]",
 		Short: "Add, delete or list your own notes on an IOC",
 		Long: `Add, delete or list free-text notes on an IOC. Notes live in the local
 knowledge base (kb.db in the data directory) and appear in every triage and
@@ -245,8 +250,8 @@ investigate result for that IOC.
 
 The IOC may be defanged and in any case. A note is up to 4000 characters;
 line breaks are kept. "--add -" reads the note from stdin. Each note gets a number (ID) that --delete takes; IDs
-are never reused. With neither flag, the command lists the notes, oldest
-first. --add prints the new note with its ID.`,
+are never reused. With neither flag (or with --list), the command lists the
+notes, oldest first. --add prints the new note with its ID.`,
 		Example: `  vex note evil[.]com --add "C2 for the March phishing wave, ticket IR-2291"
   vex note evil.com                 # list: ID, time (UTC), text
   vex note evil.com --add - < findings.txt
@@ -268,6 +273,9 @@ first. --add prints the new note with its ID.`,
 			if addSet && delSet {
 				return usageErr("use --add or --delete, not both")
 			}
+			if list && (addSet || delSet) {
+				return usageErr("--list cannot be combined with --add or --delete")
+			}
 			switch {
 			case addSet:
 				return a.addNote(cmd.Context(), args[0], add, asJSON)
@@ -279,6 +287,7 @@ first. --add prints the new note with its ID.`,
 	}
 	cmd.Flags().StringVar(&add, "add", "", "add a note with `TEXT`")
 	cmd.Flags().Int64Var(&del, "delete", 0, "delete the note numbered `ID`")
+	cmd.Flags().BoolVar(&list, "list", false, "list the notes (the default with no other flag)")
 	out.register(cmd)
 	return cmd
 }

@@ -582,3 +582,54 @@ func TestKBErrExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// watchlist NAME --list exists, so tag and note accept --list as the
+// listing they print without flags.
+func TestTagAndNoteListFlag(t *testing.T) {
+	e := newKBEnv(t)
+	e.ok(t, "tag", "evil.com", "--add", "c2")
+	e.ok(t, "note", "evil.com", "--add", "seen in case 12")
+
+	if got := lines(e.ok(t, "tag", "evil.com", "--list")); !reflect.DeepEqual(got, []string{"c2"}) {
+		t.Errorf("tag --list printed %q, want [c2]", got)
+	}
+	if got := lines(e.ok(t, "note", "evil.com", "--list")); len(got) != 1 || !strings.HasSuffix(got[0], "seen in case 12") {
+		t.Errorf("note --list printed %q, want the note", got)
+	}
+	if r := e.run(t, "", "tag", "evil.com", "--list", "--add", "x"); r.code != ExitUsage {
+		t.Errorf("tag --list --add: exit %d, want %d", r.code, ExitUsage)
+	}
+	if r := e.run(t, "", "note", "evil.com", "--list", "--add", "x"); r.code != ExitUsage {
+		t.Errorf("note --list --add: exit %d, want %d", r.code, ExitUsage)
+	}
+}
+
+// Watchlist names ignore case, so JSON shows the name the list was created
+// with, as --all does, not the spelling of the command line.
+func TestWatchlistJSONStoredName(t *testing.T) {
+	e := newKBEnv(t)
+	e.ok(t, "watchlist", "apt29", "--add", "evil.com")
+
+	var list struct {
+		Name string `json:"watchlist"`
+	}
+	if err := json.Unmarshal([]byte(e.ok(t, "watchlist", "APT29", "--list", "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.Name != "apt29" {
+		t.Errorf("--list -o json name %q, want apt29", list.Name)
+	}
+
+	var ch watchlistChanges
+	if err := json.Unmarshal([]byte(e.ok(t, "watchlist", "Apt29", "--add", "1.2.3.4", "-o", "json")), &ch); err != nil {
+		t.Fatal(err)
+	}
+	if ch.Name != "apt29" {
+		t.Errorf("--add -o json name %q, want apt29", ch.Name)
+	}
+
+	r := e.run(t, "", "watchlist", "APT29", "--add", "5.6.7.8")
+	if !strings.Contains(r.stderr, "watchlist apt29:") {
+		t.Errorf("--add printed %q, want the stored name apt29", r.stderr)
+	}
+}

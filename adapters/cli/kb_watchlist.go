@@ -207,7 +207,13 @@ func (a *app) watchlist(ctx context.Context, name string, f watchlistFlags, asJS
 			return writeJSON(a.io.Out, ch)
 		}
 		fmt.Fprintf(a.io.Err, "watchlist %s: %d added, %d already present, %d removed, %d members\n",
-			name, len(ch.Added), len(ch.Already), len(ch.Removed), ch.Members)
+			ch.Name, len(ch.Added), len(ch.Already), len(ch.Removed), ch.Members)
+	}
+
+	// Reports show the name the list was created with, as --all does,
+	// because names ignore case and APT29 may reach the list apt29.
+	if name, err = k.WatchlistName(ctx, name); err != nil {
+		return watchlistErr(err)
 	}
 
 	switch {
@@ -289,14 +295,14 @@ func (a *app) applyWatchlistChanges(ctx context.Context, k *kb.KB, name string, 
 		if err != nil {
 			return ch, watchlistErr(err)
 		}
-		ch.Removed, ch.Members = r.Changed, r.Members
+		ch.Name, ch.Removed, ch.Members = r.Name, r.Changed, r.Members
 	}
 	if len(add) > 0 {
 		r, err := k.AddToWatchlist(ctx, name, add...)
 		if err != nil {
 			return ch, watchlistErr(err)
 		}
-		ch.Added, ch.Members = nonNil(r.Changed), r.Members
+		ch.Name, ch.Added, ch.Members = r.Name, nonNil(r.Changed), r.Members
 		ch.Already = nonNil(r.Unchanged)
 	}
 	return ch, nil

@@ -114,8 +114,10 @@ func (a *app) runLookup(ctx context.Context, mode enrich.Mode, args []string, f 
 	}
 	var keep func(enrich.Result) bool
 	if f.alert != "" {
+		// UNKNOWN shares CLEAN's severity, so as a level it would print
+		// everything while reading as "unknown results only".
 		level, ok := verdict.Parse(f.alert)
-		if !ok {
+		if !ok || level == verdict.Unknown {
 			return usageErr("invalid --alert level %q: use clean, suspicious or malicious", f.alert)
 		}
 		keep = report.AlertFilter(level)

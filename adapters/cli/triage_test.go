@@ -41,6 +41,7 @@ func TestTriageExitCodes(t *testing.T) {
 		{name: "unknown flag", args: []string{"--bogus", cleanIP}, code: ExitUsage, inErr: "unknown flag"},
 		{name: "bad format", args: []string{"-o", "xml", cleanIP}, code: ExitUsage, inErr: "xml"},
 		{name: "bad alert level", args: []string{"--alert", "loud", cleanIP}, code: ExitUsage, inErr: "--alert"},
+		{name: "alert level unknown", args: []string{"--alert", "unknown", cleanIP}, code: ExitUsage, inErr: "use clean, suspicious or malicious"},
 		{name: "no api key", env: map[string]string{"VT_API_KEY": ""}, args: []string{cleanIP}, code: ExitConfig, inErr: "no VirusTotal API key"},
 		{name: "missing config", env: map[string]string{"VEX_CONFIG": filepath.Join(te.home, "absent.toml")}, args: []string{cleanIP}, code: ExitConfig, inErr: "absent.toml"},
 	}

@@ -606,3 +606,31 @@ func TestPathWithURICharacters(t *testing.T) {
 		t.Errorf("the file was not created at the given path: %v", err)
 	}
 }
+
+func TestWatchlistStoredName(t *testing.T) {
+	ctx := context.Background()
+	k := newKB(t)
+	if _, err := k.AddToWatchlist(ctx, "apt29", "evil.com"); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := k.AddToWatchlist(ctx, "APT29", "1.2.3.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Name != "apt29" {
+		t.Errorf("AddToWatchlist name %q, want apt29", ch.Name)
+	}
+	ch, err = k.RemoveFromWatchlist(ctx, "Apt29", "1.2.3.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Name != "apt29" {
+		t.Errorf("RemoveFromWatchlist name %q, want apt29", ch.Name)
+	}
+	if name, err := k.WatchlistName(ctx, "APT29"); err != nil || name != "apt29" {
+		t.Errorf("WatchlistName = %q, %v; want apt29", name, err)
+	}
+	if _, err := k.WatchlistName(ctx, "nope"); !errors.Is(err, kb.ErrNoWatchlist) {
+		t.Errorf("WatchlistName of an unknown list: error %v, want ErrNoWatchlist", err)
+	}
+}

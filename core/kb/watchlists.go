@@ -27,6 +27,8 @@ type WatchlistInfo struct {
 
 // WatchlistChange reports what AddToWatchlist or RemoveFromWatchlist did.
 type WatchlistChange struct {
+	// Name is the list's name as created, whatever the case of the
+	// name the caller gave.
 	Name string `json:"watchlist"`
 	// Changed lists the normalised indicators added or removed, in input
 	// order without repeats.
@@ -66,6 +68,9 @@ func (k *KB) AddToWatchlist(ctx context.Context, name string, inputs ...string) 
 	err = k.write(ctx, "add to watchlist in", func(tx *sql.Tx) error {
 		listID, err := k.watchlistID(ctx, tx, name, true)
 		if err != nil {
+			return err
+		}
+		if ch.Name, err = storedName(ctx, tx, listID); err != nil {
 			return err
 		}
 		for _, v := range iocs {
@@ -110,6 +115,9 @@ func (k *KB) RemoveFromWatchlist(ctx context.Context, name string, inputs ...str
 	err = k.write(ctx, "remove from watchlist in", func(tx *sql.Tx) error {
 		listID, err := k.watchlistID(ctx, tx, name, false)
 		if err != nil {
+			return err
+		}
+		if ch.Name, err = storedName(ctx, tx, listID); err != nil {
 			return err
 		}
 		for _, v := range iocs {
@@ -165,6 +173,25 @@ func (k *KB) Watchlist(ctx context.Context, name string) ([]Member, error) {
 		return rows.Err()
 	})
 	return out, err
+}
+
+// WatchlistName returns the name of a list as it was created. Names compare
+// case-insensitively, so APT29 finds the list created as apt29 and this
+// returns "apt29". An unknown list is ErrNoWatchlist.
+func (k *KB) WatchlistName(ctx context.Context, name string) (string, error) {
+	if err := CheckWatchlistName(name); err != nil {
+		return "", err
+	}
+	var stored string
+	err := k.read(ctx, "read watchlist from", func(tx *sql.Tx) error {
+		listID, err := k.watchlistID(ctx, tx, name, false)
+		if err != nil {
+			return err
+		}
+		stored, err = storedName(ctx, tx, listID)
+		return err
+	})
+	return stored, err
 }
 
 // Watchlists returns every list with its member count, sorted by name.
@@ -233,6 +260,12 @@ func (k *KB) watchlistID(ctx context.Context, tx *sql.Tx, name string, create bo
 		return 0, err
 	}
 	return res.LastInsertId()
+}
+
+func storedName(ctx context.Context, tx *sql.Tx, listID int64) (string, error) {
+	var name string
+	err := tx.QueryRowContext(ctx, "SELECT name FROM watchlists WHERE id = ?", listID).Scan(&name)
+	return name, err
 }
 
 func memberCount(ctx context.Context, tx *sql.Tx, listID int64) (int, error) {
