@@ -141,6 +141,16 @@ func escapeInvisible(b []byte) []byte {
 	return out
 }
 
+// objectID returns the id of a domain or relationship object of the
+// producer identity. STIX 2.1 lets only an object's creator version it,
+// and created_by_ref may not change between versions. Two producers that
+// export the same IOC therefore need different ids, or a TIP that merges
+// their bundles takes one producer's indicator as a new version of the
+// other's.
+func (b *builder) objectID(typ string, parts ...string) string {
+	return sdoID(typ, append([]string{b.identity}, parts...)...)
+}
+
 func (b *builder) add(o Object) Object {
 	if old, ok := b.index[o.ObjectID()]; ok {
 		return old
@@ -209,7 +219,7 @@ func (b *builder) addResult(r enrich.Result) error {
 		validFrom = r.FetchedAt
 	}
 	ind := &Indicator{
-		Common:         b.common("indicator", sdoID("indicator", string(r.Type), r.Normalized), baseCreated, b.now),
+		Common:         b.common("indicator", b.objectID("indicator", string(r.Type), r.Normalized), baseCreated, b.now),
 		Name:           r.Normalized,
 		Description:    describe(r),
 		IndicatorTypes: []string{indicatorType(r.Verdict)},
@@ -259,7 +269,7 @@ func (b *builder) addResult(r enrich.Result) error {
 		if created.IsZero() {
 			created = b.now
 		}
-		id := sdoID("note", string(r.Type), r.Normalized, fmt.Sprint(n.ID), n.Text)
+		id := b.objectID("note", string(r.Type), r.Normalized, fmt.Sprint(n.ID), n.Text)
 		b.add(&Note{Common: b.common("note", id, created, created), Content: n.Text, ObjectRefs: []string{ind.ID}})
 	}
 	return nil
@@ -361,7 +371,7 @@ func (b *builder) observed(r enrich.Result, indicatorID, scoID string) {
 	if count > 999999999 { // the maximum STIX allows for number_observed
 		count = 999999999
 	}
-	id := sdoID("observed-data", scoID)
+	id := b.objectID("observed-data", scoID)
 	b.add(&ObservedData{
 		Common:        b.common("observed-data", id, baseCreated, b.now),
 		FirstObserved: ts(first), LastObserved: ts(last), NumberObserved: count,
@@ -378,7 +388,7 @@ func (b *builder) malware(family string, r enrich.Result, sco *Observable) strin
 	if family == "" {
 		return ""
 	}
-	id := sdoID("malware", strings.ToLower(family))
+	id := b.objectID("malware", strings.ToLower(family))
 	o := b.add(&Malware{Common: b.common("malware", id, baseCreated, b.now), Name: family, IsFamily: true})
 	mw := o.(*Malware)
 	if sco.Type == "file" {
@@ -403,7 +413,7 @@ func (b *builder) attackPattern(m mitre.Mapping) string {
 	if name == "" {
 		name = m.ID
 	}
-	id := sdoID("attack-pattern", "mitre-attack", strings.ToUpper(m.ID))
+	id := b.objectID("attack-pattern", "mitre-attack", strings.ToUpper(m.ID))
 	ap := &AttackPattern{
 		Common: b.common("attack-pattern", id, baseCreated, baseCreated),
 		Name:   name,
@@ -419,7 +429,7 @@ func (b *builder) attackPattern(m mitre.Mapping) string {
 }
 
 func (b *builder) relate(kind, source, target string) {
-	id := sdoID("relationship", kind, source, target)
+	id := b.objectID("relationship", kind, source, target)
 	b.add(&Relationship{
 		Common:           b.common("relationship", id, baseCreated, baseCreated),
 		RelationshipType: kind, SourceRef: source, TargetRef: target,

@@ -326,3 +326,40 @@ func TestCanonicalJSON(t *testing.T) {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }
+
+// objectsByID returns the objects of bundle by id.
+func objectsByID(t *testing.T, bundle []byte) map[string]map[string]any {
+	t.Helper()
+	var b struct{ Objects []map[string]any }
+	if err := json.Unmarshal(bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, o := range b.Objects {
+		out[o["id"].(string)] = o
+	}
+	return out
+}
+
+// TestIDsDependOnProducer checks that two producers exporting the same
+// IOCs share the observables, whose ids STIX fixes, but no domain or
+// relationship object, which only its creator may version.
+func TestIDsDependOnProducer(t *testing.T) {
+	ours := objectsByID(t, build(t, sampleResults(), sampleOptions("amber")))
+	otherOptions := sampleOptions("amber")
+	otherOptions.IdentityName = "Other CERT"
+	theirs := objectsByID(t, build(t, sampleResults(), otherOptions))
+
+	observables := map[string]bool{"file": true, "ipv4-addr": true, "ipv6-addr": true, "domain-name": true, "url": true}
+	for id, o := range ours {
+		typ := o["type"].(string)
+		_, shared := theirs[id]
+		switch {
+		case typ == "marking-definition":
+		case observables[typ] && !shared:
+			t.Errorf("observable %s differs between producers", id)
+		case !observables[typ] && shared:
+			t.Errorf("%s has the same id for both producers", id)
+		}
+	}
+}
