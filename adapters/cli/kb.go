@@ -341,7 +341,9 @@ func (a *app) readNote() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read note from stdin: %w", err)
 	}
-	return string(b), nil
+	// Many Windows editors start UTF-8 files with a byte order mark. It is
+	// not part of the note, and triage -f drops it too.
+	return strings.TrimPrefix(string(b), "\ufeff"), nil
 }
 
 func (a *app) deleteNote(ctx context.Context, input string, id int64, asJSON bool) error {

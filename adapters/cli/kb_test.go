@@ -633,3 +633,25 @@ func TestWatchlistJSONStoredName(t *testing.T) {
 		t.Errorf("--add printed %q, want the stored name apt29", r.stderr)
 	}
 }
+
+// Many Windows editors save UTF-8 with a byte order mark. triage -f strips
+// it, and so does note --add -.
+func TestNoteFromStdinStripsBOM(t *testing.T) {
+	e := newKBEnv(t)
+	r := e.run(t, "\ufeffbom note\r\n", "note", "evil.com", "--add", "-", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("note with a BOM: exit %d, stderr %q", r.code, r.stderr)
+	}
+	var n noteJSON
+	if err := json.Unmarshal([]byte(r.stdout), &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Text != "bom note" {
+		t.Errorf("stored note %q, want %q", n.Text, "bom note")
+	}
+
+	r = e.run(t, "", "note", "evil.com", "--add", "a\u200eb")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "U+200E at position 2") {
+		t.Errorf("note with U+200E: exit %d, stderr %q; want 64 naming U+200E at position 2", r.code, r.stderr)
+	}
+}

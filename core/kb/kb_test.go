@@ -634,3 +634,27 @@ func TestWatchlistStoredName(t *testing.T) {
 		t.Errorf("WatchlistName of an unknown list: error %v, want ErrNoWatchlist", err)
 	}
 }
+
+// A rejected note names the character and where it is, because invisible
+// characters cannot be found by looking at the text.
+func TestCleanNoteNamesCharacter(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+	}{
+		{"left-to-right mark", "evil\u200e.com seen", "U+200E at position 5"},
+		{"bell on line 2", "first line\nsec\aond", "U+0007 at position 15 (line 2, column 4)"},
+		{"byte order mark inside", "note \ufeffhere", "U+FEFF at position 6"},
+		{"position in the text as given", "  a\u200b", "U+200B at position 4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := kb.CleanNote(tt.text)
+			if !errors.Is(err, kb.ErrInvalid) {
+				t.Fatalf("error %v, want ErrInvalid", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q lacks %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -16,9 +16,12 @@ const MaxNoteLen = 4000
 
 // CleanNote trims a note and checks it: 1 to MaxNoteLen characters of
 // printable text, where line breaks and tabs are allowed but other control
-// characters are not, because notes are printed to terminals.
+// characters are not, because notes are printed to terminals. A rejected
+// character is named with its code point and its position in text as
+// given, because invisible characters cannot be found by reading the note.
 func CleanNote(text string) (string, error) {
-	t := strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
+	normalized := strings.ReplaceAll(text, "\r\n", "\n")
+	t := strings.TrimSpace(normalized)
 	switch {
 	case t == "":
 		return "", fmt.Errorf("empty note: %w", ErrInvalid)
@@ -26,10 +29,28 @@ func CleanNote(text string) (string, error) {
 		return "", fmt.Errorf("note is not valid UTF-8: %w", ErrInvalid)
 	case utf8.RuneCountInString(t) > MaxNoteLen:
 		return "", fmt.Errorf("note is longer than %d characters: %w", MaxNoteLen, ErrInvalid)
-	case strings.IndexFunc(t, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' && r != '\n' && r != '\t' }) >= 0:
-		return "", fmt.Errorf("note contains control or invisible characters: %w", ErrInvalid)
+	}
+	if i := strings.IndexFunc(t, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' && r != '\n' && r != '\t' }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(t[i:])
+		leading := len(normalized) - len(strings.TrimLeftFunc(normalized, unicode.IsSpace))
+		return "", fmt.Errorf("note contains the control or invisible character %U at %s: remove it: %w",
+			r, describePosition(normalized, leading+i), ErrInvalid)
 	}
 	return t, nil
+}
+
+// describePosition returns where byte offset at of text is, counted in
+// characters from 1: "position 5", and for text of several lines also the
+// line and column, e.g. "position 15 (line 2, column 4)".
+func describePosition(text string, at int) string {
+	pos := fmt.Sprintf("position %d", utf8.RuneCountInString(text[:at])+1)
+	if !strings.Contains(text, "\n") {
+		return pos
+	}
+	lineStart := strings.LastIndexByte(text[:at], '\n') + 1
+	line := strings.Count(text[:at], "\n") + 1
+	column := utf8.RuneCountInString(text[lineStart:at]) + 1
+	return fmt.Sprintf("%s (line %d, column %d)", pos, line, column)
 }
 
 // AddNote stores a note on an indicator and returns it with its ID. IDs are
