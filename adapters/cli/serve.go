@@ -31,16 +31,18 @@ api.base_url to http(s)://HOST:PORT/api/v3 and api.key to a gateway token;
 only the gateway holds the VirusTotal key.
 
 Settings come from the [serve] table of the config file: addr, tls_cert and
-tls_key, redis_url, and [[serve.tokens]] entries with name, token and
-rate_per_minute. The [api] table sets the VirusTotal key, base URL and the
+tls_key, redis_url, drain, metrics_token, and [[serve.tokens]] entries with
+name, token and rate_per_minute. The [api] table sets the VirusTotal key, base URL and the
 limits of the whole deployment. With serve.redis_url the cache, the limits
 and in-flight lookups are shared by every replica through Redis; without it
 the gateway runs as one instance on the SQLite cache and ledger of the data
 directory.
 
-The first line on stdout is the base URL clients use. Access logs go to
-stderr as JSON lines (VEX_LOG sets the level, default info). SIGINT or
-SIGTERM stops accepting connections and lets requests in flight finish.`,
+The first line on stdout is the base URL clients use, printed once the
+gateway accepts requests. Access logs go to stderr as JSON lines (VEX_LOG
+sets the level, default info). SIGINT or SIGTERM turns /healthz to 503 for
+serve.drain (default 5s) while requests are still served, then stops
+accepting connections and lets requests in flight finish.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runServe(cmd.Context(), f)
@@ -106,6 +108,7 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	)
 	return gateway.Serve(ctx, ln, g, gateway.ServeOptions{
 		TLS:             tlsConfig,
+		Drain:           cfg.Serve.Drain,
 		ShutdownTimeout: f.shutdown,
 		Logger:          logger,
 		// The URL goes to stdout only once the server accepts requests.

@@ -67,6 +67,7 @@ per_day = 1000
 
 [serve]
 addr = "127.0.0.1:0"
+drain = "0s"
 
 [[serve.tokens]]
 name = "fleet"

@@ -16,10 +16,12 @@ package gateway
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -122,6 +124,11 @@ type Options struct {
 	// Registry receives the metrics served on /metrics; nil means a new
 	// registry for this Gateway.
 	Registry *prometheus.Registry
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (Prometheus: authorization.credentials in the scrape config). The
+	// metrics name every client, so a deployment whose port is reachable
+	// beyond its monitoring should set one.
+	MetricsToken secret.String
 	// Logger receives access logs and errors (default: discard).
 	Logger *slog.Logger
 	// Closers run, last first, when the Gateway is closed.
@@ -168,6 +175,9 @@ func New(opts Options) (*Gateway, error) {
 	toks, err := newTokens(opts.Clients, opts.APIKey)
 	if err != nil {
 		return nil, err
+	}
+	if m := opts.MetricsToken.Reveal(); m != "" && m == opts.APIKey.Reveal() {
+		return nil, errors.New("serve.metrics_token is the VirusTotal API key: give the metrics scraper its own token, made with `openssl rand -hex 32`")
 	}
 	if opts.Cache == nil {
 		opts.Cache = cache.Nop{}
@@ -231,7 +241,7 @@ func New(opts Options) (*Gateway, error) {
 
 	g.mux = http.NewServeMux()
 	g.mux.HandleFunc("GET /healthz", g.serveHealth)
-	g.mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{}))
+	g.mux.Handle("GET /metrics", g.requireMetricsToken(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
 	g.mux.HandleFunc("GET /api/v3/{collection}/{id}", g.serveAPI)
 	g.mux.HandleFunc("GET /api/v3/{collection}/{id}/{sub}", g.serveAPI)
 	g.mux.HandleFunc("/api/v3/", g.serveUnknown)
@@ -388,6 +398,24 @@ func (g *Gateway) serveHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
+}
+
+// requireMetricsToken lets a request through to next when Options.MetricsToken
+// is empty or the request carries it as "Authorization: Bearer <token>".
+func (g *Gateway) requireMetricsToken(next http.Handler) http.Handler {
+	want := g.opts.MetricsToken.Reveal()
+	if want == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="vex gateway metrics"`)
+			http.Error(w, "missing or wrong metrics token: send Authorization: Bearer <serve.metrics_token>", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Close stops upstream fetches still running after the server shut down,

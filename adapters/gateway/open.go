@@ -73,6 +73,7 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 		AllowNonRoutable: cfg.API.AllowNonRoutable,
 		MaxQueueWait:     opt.MaxQueueWait,
 		Registry:         opt.Registry,
+		MetricsToken:     cfg.Serve.MetricsToken,
 		Logger:           log,
 	}
 	closeAll := func() {

@@ -28,15 +28,21 @@ type ServeOptions struct {
 	// OnServing runs once the server accepts requests, with the base URL
 	// clients use. An error from it stops the server, and Serve returns it.
 	OnServing func(baseURL string) error
+	// Drain is how long Serve keeps serving after ctx ends, with /healthz
+	// answering 503, before it stops accepting connections; zero means
+	// none. It gives a load balancer time to take the replica out of
+	// rotation, so clients do not meet a closed port.
+	Drain time.Duration
 	// ShutdownTimeout bounds the graceful shutdown (default
-	// DefaultShutdownTimeout).
+	// DefaultShutdownTimeout), which follows the drain.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 }
 
-// Serve serves requests on ln until ctx ends, then stops accepting
-// connections, reports 503 on /healthz, and waits up to ShutdownTimeout
-// for the requests in flight to finish. It does not close g.
+// Serve serves requests on ln until ctx ends. Then it reports 503 on
+// /healthz while it keeps serving for the Drain period, stops accepting
+// connections, and waits up to ShutdownTimeout for the requests in flight
+// to finish. It does not close g.
 func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) error {
 	log := opts.Logger
 	if log == nil {
@@ -89,8 +95,18 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) 
 		}
 	}
 
-	log.Info("shutting down; finishing requests in flight", "timeout", opts.ShutdownTimeout.String())
 	g.draining.Store(true)
+	if stopErr == nil && opts.Drain > 0 {
+		log.Info("draining: /healthz answers 503 while requests are still served", "drain", opts.Drain.String())
+		drain := time.NewTimer(opts.Drain)
+		select {
+		case <-drain.C:
+		case err := <-errc:
+			drain.Stop()
+			return fmt.Errorf("serve on %s: %w", ln.Addr(), err)
+		}
+	}
+	log.Info("shutting down; finishing requests in flight", "timeout", opts.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)

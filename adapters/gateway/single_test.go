@@ -185,16 +185,8 @@ func TestServeTLSMetricsAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- gateway.Serve(ctx, ln, g, gateway.ServeOptions{TLSCert: certFile, TLSKey: keyFile, ShutdownTimeout: 10 * time.Second})
-	}()
-	base := "https://" + ln.Addr().String()
+	addr, cancel, served := serveOnLoopback(t, g, gateway.ServeOptions{TLSCert: certFile, TLSKey: keyFile, ShutdownTimeout: 10 * time.Second})
+	base := "https://" + addr
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 
 	status, body, _ := get(t, hc, base, "/healthz", "")

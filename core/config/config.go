@@ -55,6 +55,10 @@ const (
 	DefaultPartialTTL    = time.Hour
 	DefaultFormat        = "console"
 	DefaultServeAddr     = "127.0.0.1:8080"
+	// DefaultServeDrain is how long a stopping gateway keeps serving with
+	// /healthz at 503, so a load balancer that probes every few seconds
+	// takes it out of rotation before the listener closes.
+	DefaultServeDrain = 5 * time.Second
 
 	// DefaultOsqueryTimeout stays well under osquery's 300 s extension
 	// call timeout, so a slow lookup ends as an error row, not a dropped
@@ -173,6 +177,12 @@ type Serve struct {
 	TLSKey   string
 	RedisURL secret.String // may contain a password
 	Tokens   []Token
+	// Drain is how long the gateway keeps serving after SIGTERM or SIGINT,
+	// with /healthz answering 503, before it stops accepting connections.
+	Drain time.Duration
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	// Empty leaves /metrics open to anyone who can reach the port.
+	MetricsToken secret.String
 }
 
 // Token is one gateway client credential.
@@ -211,7 +221,7 @@ func Default() *Config {
 		Output:  Output{Format: DefaultFormat, Color: "auto"},
 		Osquery: Osquery{Timeout: DefaultOsqueryTimeout, MaxIOCs: DefaultOsqueryMaxIOCs},
 		Splunk:  Splunk{KVStore: true},
-		Serve:   Serve{Addr: DefaultServeAddr},
+		Serve:   Serve{Addr: DefaultServeAddr, Drain: DefaultServeDrain},
 	}
 }
 
@@ -427,6 +437,14 @@ func (s Serve) validate() []error {
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		bad("serve.tls_cert", "tls_cert and tls_key must be set together")
 	}
+	if s.Drain < 0 || s.Drain > 5*time.Minute {
+		bad("serve.drain", "%v, want a duration from \"0s\" to \"5m\" such as \"5s\"", s.Drain)
+	}
+	if !s.MetricsToken.IsZero() {
+		if err := checkSecret(s.MetricsToken.Reveal()); err != nil {
+			bad("serve.metrics_token", "%v", err)
+		}
+	}
 	if r := s.RedisURL.Reveal(); r != "" {
 		u, err := url.Parse(r)
 		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
@@ -558,7 +576,7 @@ func checkPermissions(path string, mode os.FileMode, c *Config) error {
 }
 
 func (c *Config) holdsSecret() bool {
-	if !c.API.Key.IsZero() || len(c.Serve.Tokens) > 0 {
+	if !c.API.Key.IsZero() || len(c.Serve.Tokens) > 0 || !c.Serve.MetricsToken.IsZero() {
 		return true
 	}
 	if u, err := url.Parse(c.Serve.RedisURL.Reveal()); err == nil && u.User != nil {

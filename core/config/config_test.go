@@ -518,3 +518,24 @@ func TestClientRetries(t *testing.T) {
 		}
 	}
 }
+
+func TestServeDrainAndMetricsToken(t *testing.T) {
+	if d := Default().Serve.Drain; d != DefaultServeDrain {
+		t.Errorf("default serve.drain = %v, want %v", d, DefaultServeDrain)
+	}
+	c, err := Parse([]byte("[serve]\ndrain = \"0s\"\nmetrics_token = \"metrics-token-0123456789\"\n"), "/x/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Serve.Drain != 0 {
+		t.Errorf("serve.drain = %v, want 0", c.Serve.Drain)
+	}
+	if c.Serve.MetricsToken.Reveal() != "metrics-token-0123456789" {
+		t.Error("serve.metrics_token not read")
+	}
+	for _, src := range []string{"[serve]\ndrain = \"-1s\"\n", "[serve]\ndrain = \"10m\"\n", "[serve]\nmetrics_token = \"short\"\n"} {
+		if _, err := Parse([]byte(src), "/x/config.toml"); !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("Parse(%q) = %v, want ErrInvalidValue", src, err)
+		}
+	}
+}

@@ -66,11 +66,13 @@ type fileSplunk struct {
 }
 
 type fileServe struct {
-	Addr     string      `toml:"addr"`
-	TLSCert  string      `toml:"tls_cert"`
-	TLSKey   string      `toml:"tls_key"`
-	RedisURL string      `toml:"redis_url"`
-	Tokens   []fileToken `toml:"tokens"`
+	Addr         string      `toml:"addr"`
+	TLSCert      string      `toml:"tls_cert"`
+	TLSKey       string      `toml:"tls_key"`
+	RedisURL     string      `toml:"redis_url"`
+	Tokens       []fileToken `toml:"tokens"`
+	Drain        Duration    `toml:"drain"`
+	MetricsToken string      `toml:"metrics_token"`
 }
 
 type fileToken struct {
@@ -138,10 +140,12 @@ func newFileConfig(c *Config) *fileConfig {
 		Osquery: fileOsquery{Timeout: Duration(c.Osquery.Timeout), MaxIOCs: c.Osquery.MaxIOCs},
 		Splunk:  fileSplunk(c.Splunk),
 		Serve: fileServe{
-			Addr:     c.Serve.Addr,
-			TLSCert:  c.Serve.TLSCert,
-			TLSKey:   c.Serve.TLSKey,
-			RedisURL: c.Serve.RedisURL.Reveal(),
+			Addr:         c.Serve.Addr,
+			TLSCert:      c.Serve.TLSCert,
+			TLSKey:       c.Serve.TLSKey,
+			RedisURL:     c.Serve.RedisURL.Reveal(),
+			Drain:        Duration(c.Serve.Drain),
+			MetricsToken: c.Serve.MetricsToken.Reveal(),
 		},
 	}
 	for _, t := range c.Serve.Tokens {
@@ -177,10 +181,12 @@ func (f *fileConfig) config() *Config {
 		Osquery: Osquery{Timeout: time.Duration(f.Osquery.Timeout), MaxIOCs: f.Osquery.MaxIOCs},
 		Splunk:  Splunk(f.Splunk),
 		Serve: Serve{
-			Addr:     f.Serve.Addr,
-			TLSCert:  f.Serve.TLSCert,
-			TLSKey:   f.Serve.TLSKey,
-			RedisURL: secret.New(f.Serve.RedisURL),
+			Addr:         f.Serve.Addr,
+			TLSCert:      f.Serve.TLSCert,
+			TLSKey:       f.Serve.TLSKey,
+			RedisURL:     secret.New(f.Serve.RedisURL),
+			Drain:        time.Duration(f.Serve.Drain),
+			MetricsToken: secret.New(f.Serve.MetricsToken),
 		},
 	}
 	for _, t := range f.Serve.Tokens {

@@ -164,7 +164,7 @@ func settingEdit(s Setting) (edit1, error) {
 	switch s.Key {
 	case "api.key":
 		return edit1{}, fmt.Errorf("%w: set the API key with `vex config --set-api-key`, which keeps it out of shell history", ErrInvalidValue)
-	case "serve.redis_url", "serve.tokens":
+	case "serve.redis_url", "serve.tokens", "serve.metrics_token":
 		return edit1{}, fmt.Errorf("%w: %s may contain a secret; edit the config file instead", ErrInvalidValue, s.Key)
 	}
 	kind, ok := settableKeys()[s.Key]
@@ -222,6 +222,7 @@ func settableKeys() map[string]reflect.Kind {
 	}
 	delete(keys, "api.key")
 	delete(keys, "serve.redis_url")
+	delete(keys, "serve.metrics_token")
 	return keys
 }
 
@@ -304,6 +305,9 @@ func Show(cfg *Config) string {
 	f := newFileConfig(cfg)
 	f.API.Key = cfg.API.Key.Masked()
 	f.Serve.RedisURL = redactURL(cfg.Serve.RedisURL.Reveal())
+	if !cfg.Serve.MetricsToken.IsZero() {
+		f.Serve.MetricsToken = cfg.Serve.MetricsToken.Masked()
+	}
 	for i := range f.Serve.Tokens {
 		f.Serve.Tokens[i].Token = cfg.Serve.Tokens[i].Token.Masked()
 	}

@@ -305,7 +305,7 @@ func TestSettableKeysCoverFile(t *testing.T) {
 		}
 	}
 	for _, k := range keys {
-		if k == "api.key" || k == "serve.redis_url" || strings.HasPrefix(k, "serve.tokens") {
+		if k == "api.key" || k == "serve.redis_url" || k == "serve.metrics_token" || strings.HasPrefix(k, "serve.tokens") {
 			t.Errorf("SettableKeys offers the secret %q", k)
 		}
 	}
@@ -316,6 +316,7 @@ func TestShowMasksSecrets(t *testing.T) {
 key = "` + testKey + `"
 [serve]
 redis_url = "redis://default:hunter2secret@127.0.0.1:6379/0"
+metrics_token = "metrics-0000000000000000-8888"
 [[serve.tokens]]
 name = "fleet"
 token = "tok-0000000000000000-9999"
@@ -325,12 +326,12 @@ token = "tok-0000000000000000-9999"
 		t.Fatal(err)
 	}
 	out := Show(c)
-	for _, leak := range []string{testKey[:60], "hunter2secret", "tok-0000000000000000"} {
+	for _, leak := range []string{testKey[:60], "hunter2secret", "tok-0000000000000000", "metrics-0000000000000000"} {
 		if strings.Contains(out, leak) {
 			t.Errorf("Show output contains the secret %q:\n%s", leak, out)
 		}
 	}
-	for _, want := range []string{`key = "****cdef"`, `token = "****9999"`, "127.0.0.1:6379", `ttl = "24h"`, "/x/config.toml", `name = "fleet"`} {
+	for _, want := range []string{`key = "****cdef"`, `token = "****9999"`, `metrics_token = "****8888"`, "127.0.0.1:6379", `ttl = "24h"`, "/x/config.toml", `name = "fleet"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Show output lacks %q:\n%s", want, out)
 		}
