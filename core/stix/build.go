@@ -40,12 +40,6 @@ type Options struct {
 	Families map[string][]string
 }
 
-// baseCreated is the created time of objects whose id depends only on
-// their content (identity, malware, attack patterns, relationships). A
-// fixed value keeps created constant across re-exports, as STIX versioning
-// requires of one id, while modified carries the export time.
-var baseCreated = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-
 // tlpMarkings are the TLP 2.0 marking definitions OASIS publishes in
 // cti-stix-common-objects, with their fixed ids.
 var tlpMarkings = map[string]struct{ id, name string }{
@@ -60,8 +54,11 @@ var tlpMarkings = map[string]struct{ id, name string }{
 const tlpExtension = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
 
 type builder struct {
-	opt      Options
-	now      time.Time
+	opt Options
+	now time.Time
+	// created is the created time of the objects that the current result
+	// adds (see createdTime).
+	created  time.Time
 	identity string
 	markings []string
 	objects  []Object
@@ -70,8 +67,8 @@ type builder struct {
 
 // Build returns a bundle for results. Results without a valid indicator
 // type (invalid input) are skipped. The same results, options and clock give
-// the same bundle, ids included. It fails on an unknown TLP level, a clock
-// before 2026 and a result type that has no STIX observable.
+// the same bundle, ids included. It fails on an unknown TLP level and a
+// result type that has no STIX observable.
 func Build(results []enrich.Result, opt Options) (Bundle, error) {
 	b := &builder{opt: opt, index: map[string]Object{}}
 	b.now = time.Now()
@@ -79,18 +76,20 @@ func Build(results []enrich.Result, opt Options) (Bundle, error) {
 		b.now = opt.Now()
 	}
 	b.now = b.now.UTC().Truncate(time.Millisecond)
-	if b.now.Before(baseCreated) {
-		return Bundle{}, fmt.Errorf("build stix bundle: clock reads %s, before %s; check the system time", b.now.Format(time.RFC3339), baseCreated.Format(time.RFC3339))
-	}
 
 	if err := b.marking(opt.TLP); err != nil {
 		return Bundle{}, err
 	}
-	b.addIdentity()
+	var exported []enrich.Result
 	for _, r := range results {
 		if r.Type == "" || r.Normalized == "" || r.Status == enrich.StatusInvalid {
 			continue
 		}
+		exported = append(exported, r)
+	}
+	b.addIdentity(exported)
+	for _, r := range exported {
+		b.created = b.createdTime(r)
 		if err := b.addResult(r); err != nil {
 			return Bundle{}, err
 		}
@@ -194,13 +193,38 @@ func (b *builder) marking(level string) error {
 	return nil
 }
 
-func (b *builder) addIdentity() {
+// createdTime returns the created time of the objects for r: when its
+// data was fetched, which for a cache hit is the first fetch of the cached
+// entry, or the export time when r was not fetched. An object that
+// several results share keeps the time of the first of them.
+//
+// NOTE: a later export after the cache entry expired gives the same ids a
+// later created time, although STIX expects created to stay the same
+// across versions of an object. Keeping it would need a record of the
+// first export per producer, which vex does not keep.
+func (b *builder) createdTime(r enrich.Result) time.Time {
+	t := r.FetchedAt.UTC().Truncate(time.Millisecond)
+	if t.IsZero() || t.After(b.now) {
+		return b.now
+	}
+	return t
+}
+
+// addIdentity adds the producer identity, created at the earliest created
+// time of the results.
+func (b *builder) addIdentity(results []enrich.Result) {
 	name, class := b.opt.IdentityName, "organization"
 	if strings.TrimSpace(name) == "" {
 		name, class = "vex", "system"
 	}
+	created := b.now
+	for _, r := range results {
+		if t := b.createdTime(r); t.Before(created) {
+			created = t
+		}
+	}
 	id := sdoID("identity", name)
-	c := b.common("identity", id, baseCreated, baseCreated)
+	c := b.common("identity", id, created, created)
 	c.CreatedByRef = ""
 	b.add(&Identity{Common: c, Name: name, IdentityClass: class})
 	b.identity = id
@@ -219,7 +243,7 @@ func (b *builder) addResult(r enrich.Result) error {
 		validFrom = r.FetchedAt
 	}
 	ind := &Indicator{
-		Common:         b.common("indicator", b.objectID("indicator", string(r.Type), r.Normalized), baseCreated, b.now),
+		Common:         b.common("indicator", b.objectID("indicator", string(r.Type), r.Normalized), b.created, b.now),
 		Name:           r.Normalized,
 		Description:    describe(r),
 		IndicatorTypes: []string{indicatorType(r.Verdict)},
@@ -373,7 +397,7 @@ func (b *builder) observed(r enrich.Result, indicatorID, scoID string) {
 	}
 	id := b.objectID("observed-data", scoID)
 	b.add(&ObservedData{
-		Common:        b.common("observed-data", id, baseCreated, b.now),
+		Common:        b.common("observed-data", id, b.created, b.now),
 		FirstObserved: ts(first), LastObserved: ts(last), NumberObserved: count,
 		ObjectRefs: []string{scoID},
 	})
@@ -389,7 +413,7 @@ func (b *builder) malware(family string, r enrich.Result, sco *Observable) strin
 		return ""
 	}
 	id := b.objectID("malware", strings.ToLower(family))
-	o := b.add(&Malware{Common: b.common("malware", id, baseCreated, b.now), Name: family, IsFamily: true})
+	o := b.add(&Malware{Common: b.common("malware", id, b.created, b.now), Name: family, IsFamily: true})
 	mw := o.(*Malware)
 	if sco.Type == "file" {
 		if !contains(mw.SampleRefs, sco.ID) {
@@ -415,7 +439,7 @@ func (b *builder) attackPattern(m mitre.Mapping) string {
 	}
 	id := b.objectID("attack-pattern", "mitre-attack", strings.ToUpper(m.ID))
 	ap := &AttackPattern{
-		Common: b.common("attack-pattern", id, baseCreated, baseCreated),
+		Common: b.common("attack-pattern", id, b.created, b.created),
 		Name:   name,
 		ExternalReferences: []ExternalReference{{
 			SourceName: "mitre-attack", ExternalID: strings.ToUpper(m.ID), URL: mitre.URL(strings.ToUpper(m.ID)),
@@ -431,7 +455,7 @@ func (b *builder) attackPattern(m mitre.Mapping) string {
 func (b *builder) relate(kind, source, target string) {
 	id := b.objectID("relationship", kind, source, target)
 	b.add(&Relationship{
-		Common:           b.common("relationship", id, baseCreated, baseCreated),
+		Common:           b.common("relationship", id, b.created, b.created),
 		RelationshipType: kind, SourceRef: source, TargetRef: target,
 	})
 }

@@ -363,3 +363,48 @@ func TestIDsDependOnProducer(t *testing.T) {
 		}
 	}
 }
+
+// TestCreatedIsFetchTime checks that created is when the data was fetched,
+// falling back to the export time, and that a clock before any fixed date
+// still exports.
+func TestCreatedIsFetchTime(t *testing.T) {
+	opt := sampleOptions("")
+	objects := objectsByID(t, build(t, sampleResults(), opt))
+	wantFetched := ts(fetched())
+	wantNow := ts(clock())
+	for id, o := range objects {
+		created, _ := o["created"].(string)
+		modified, _ := o["modified"].(string)
+		if created > modified {
+			t.Errorf("%s: created %s after modified %s", id, created, modified)
+		}
+		if o["type"] == "indicator" && o["name"] == sampleResults()[0].Normalized {
+			if created != timeString(wantFetched) {
+				t.Errorf("indicator of a fetched IOC: created %s, want the fetch time %s", created, timeString(wantFetched))
+			}
+			if modified != timeString(wantNow) {
+				t.Errorf("indicator: modified %s, want the export time %s", modified, timeString(wantNow))
+			}
+		}
+		if o["type"] == "indicator" && o["name"] == "jppost-ge.top" && created != timeString(wantNow) {
+			t.Errorf("indicator without a fetch time: created %s, want the export time %s", created, timeString(wantNow))
+		}
+		if strings.HasPrefix(created, "2026-01-01") {
+			t.Errorf("%s: created %s is the old fixed date", id, created)
+		}
+	}
+
+	opt.Now = func() time.Time { return time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC) }
+	results := sampleResults()
+	for i := range results {
+		results[i].FetchedAt = time.Time{}
+	}
+	if _, err := Build(results, opt); err != nil {
+		t.Errorf("export with the clock in 2024: %v", err)
+	}
+}
+
+func timeString(t Timestamp) string {
+	b, _ := t.MarshalJSON()
+	return strings.Trim(string(b), `"`)
+}
