@@ -1,9 +1,9 @@
 // Package stix writes enrichment results as a STIX 2.1 bundle. A bundle
-// holds an identity, an indicator per IOC, cyber-observables with the spec's
-// deterministic ids, malware families and ATT&CK attack patterns. It links
-// them only with relationships that STIX 2.1 defines, and adds notes from the
-// knowledge base and an optional TLP 2.0 marking. Values are always the real
-// (refanged) indicators.
+// holds an identity, an indicator per IOC that VirusTotal answered for,
+// cyber-observables with the spec's deterministic ids, malware families and
+// ATT&CK attack patterns. It links them only with relationships that STIX
+// 2.1 defines, and adds notes from the knowledge base and an optional TLP
+// 2.0 marking. Values are always the real (refanged) indicators.
 package stix
 
 import (
@@ -65,10 +65,11 @@ type builder struct {
 	index    map[string]Object // by id, for de-duplication
 }
 
-// Build returns a bundle for results. Results without a valid indicator
-// type (invalid input) are skipped. The same results, options and clock give
-// the same bundle, ids included. It fails on an unknown TLP level and a
-// result type that has no STIX observable.
+// Build returns a bundle for results. Only results that VirusTotal
+// answered (status ok or not_found) get objects, as exportable explains.
+// The same results, options and clock give the same bundle, ids included.
+// It fails on an unknown TLP level and a result type that has no STIX
+// observable.
 func Build(results []enrich.Result, opt Options) (Bundle, error) {
 	b := &builder{opt: opt, index: map[string]Object{}}
 	b.now = time.Now()
@@ -82,10 +83,9 @@ func Build(results []enrich.Result, opt Options) (Bundle, error) {
 	}
 	var exported []enrich.Result
 	for _, r := range results {
-		if r.Type == "" || r.Normalized == "" || r.Status == enrich.StatusInvalid {
-			continue
+		if exportable(r) {
+			exported = append(exported, r)
 		}
-		exported = append(exported, r)
 	}
 	b.addIdentity(exported)
 	for _, r := range exported {
@@ -191,6 +191,18 @@ func (b *builder) marking(level string) error {
 	})
 	b.markings = []string{m.id}
 	return nil
+}
+
+// exportable reports whether r gets objects in a bundle: only when
+// VirusTotal was asked about it and answered. An invalid input has no
+// observable. A private or reserved address, an offline cache miss and a
+// lookup that failed or never ran carry no finding to share, and a shared
+// bundle must not leak internal addressing to partners.
+func exportable(r enrich.Result) bool {
+	if r.Type == "" || r.Normalized == "" {
+		return false
+	}
+	return r.Status == enrich.StatusOK || r.Status == enrich.StatusNotFound
 }
 
 // createdTime returns the created time of the objects for r: when its

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,8 +264,8 @@ func TestBundleContent(t *testing.T) {
 		}
 	}
 	want := map[string]int{
-		"marking-definition": 1, "identity": 1, "indicator": 7, "observed-data": 7,
-		"file": 3, "ipv4-addr": 1, "ipv6-addr": 1, "domain-name": 1, "url": 1,
+		"marking-definition": 1, "identity": 1, "indicator": 5, "observed-data": 5,
+		"file": 2, "ipv4-addr": 1, "ipv6-addr": 0, "domain-name": 1, "url": 1,
 		"malware": 2, "attack-pattern": 4, "note": 1,
 	}
 	for k, v := range want {
@@ -272,10 +273,11 @@ func TestBundleContent(t *testing.T) {
 			t.Errorf("%d %s objects, want %d", count[k], k, v)
 		}
 	}
-	// based-on: 7 indicators; indicates: 2 malware + 4 techniques;
+	// based-on: 5 indicators, without the quota and non-routable results;
+	// indicates: 2 malware + 4 techniques;
 	// uses: tasker x 3 techniques + Phishing Kit x T1566;
 	// communicates-with: Phishing Kit with the domain.
-	wantRels := map[string]int{"based-on": 7, "indicates": 6, "uses": 4, "communicates-with": 1}
+	wantRels := map[string]int{"based-on": 5, "indicates": 6, "uses": 4, "communicates-with": 1}
 	for k, v := range wantRels {
 		if rels[k] != v {
 			t.Errorf("%d %s relationships, want %d", rels[k], k, v)
@@ -407,4 +409,28 @@ func TestCreatedIsFetchTime(t *testing.T) {
 func timeString(t Timestamp) string {
 	b, _ := t.MarshalJSON()
 	return strings.Trim(string(b), `"`)
+}
+
+// TestOnlyLookedUpResultsExported checks that a result with no VirusTotal
+// data, such as a private address or a failed lookup, gets no indicator
+// and no observable: a shared bundle must not leak internal addresses.
+func TestOnlyLookedUpResultsExported(t *testing.T) {
+	statuses := []enrich.Status{
+		enrich.StatusOK, enrich.StatusNotFound, enrich.StatusNonRoutable, enrich.StatusOfflineMiss,
+		enrich.StatusQuota, enrich.StatusAuth, enrich.StatusFailed, enrich.StatusCancelled,
+	}
+	var results []enrich.Result
+	for i, st := range statuses {
+		results = append(results, enrich.Result{
+			Input: fmt.Sprintf("10.0.0.%d", i+1), Type: ioc.IPv4, Normalized: fmt.Sprintf("10.0.0.%d", i+1), Status: st,
+		})
+	}
+	bundle := string(build(t, results, Options{Now: clock}))
+	for i, st := range statuses {
+		value := fmt.Sprintf("10.0.0.%d", i+1) // in a pattern or an observable
+		exported := st == enrich.StatusOK || st == enrich.StatusNotFound
+		if got := strings.Contains(bundle, value); got != exported {
+			t.Errorf("status %s: in the bundle %v, want %v", st, got, exported)
+		}
+	}
 }
