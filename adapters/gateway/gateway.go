@@ -211,7 +211,7 @@ func New(opts Options) (*Gateway, error) {
 		opts: opts, quota: opts.Quota, cache: opts.Cache, flight: opts.Flight,
 		tokens: toks, limiter: opts.ClientLimiter, log: opts.Logger,
 	}
-	g.metrics = newMetrics(opts.Registry, opts.Quota)
+	g.metrics = newMetrics(opts.Registry, opts.Quota, opts.Health)
 
 	hc := &http.Client{}
 	if opts.HTTPClient != nil {
@@ -364,10 +364,12 @@ func (g *Gateway) serveUnknown(w http.ResponseWriter, r *http.Request) {
 	e.response(sourceNone).write(w)
 }
 
-// serveHealth reports each check. It responds 200 while the gateway serves,
-// degraded or not, so that a load balancer keeps a replica whose Redis
-// is down (it still serves, under its local limits), and 503 while it
-// shuts down, so the balancer drains it.
+// serveHealth reports each check as "ok" or "unavailable". It responds 200
+// while the gateway serves, degraded or not, so that a load balancer keeps
+// a replica whose Redis is down (it still serves, under its local limits),
+// and 503 while it shuts down, so the balancer drains it. The endpoint
+// needs no token, so the cause of a failed check, which may name internal
+// hosts, goes to the debug log and the metrics only.
 func (g *Gateway) serveHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -375,7 +377,8 @@ func (g *Gateway) serveHealth(w http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{}
 	for name, check := range g.opts.Health {
 		if err := check(ctx); err != nil {
-			checks[name] = err.Error()
+			g.log.DebugContext(ctx, "health check failed", "check", name, "error", err)
+			checks[name] = "unavailable"
 			status = "degraded"
 		} else {
 			checks[name] = "ok"

@@ -22,7 +22,7 @@ type metrics struct {
 	nonRoutable prometheus.Counter       // requests for private or reserved addresses, rejected without an upstream request
 }
 
-func newMetrics(reg prometheus.Registerer, quota ratelimit.Quota) *metrics {
+func newMetrics(reg prometheus.Registerer, quota ratelimit.Quota, health map[string]func(context.Context) error) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vex_gateway_requests_total",
@@ -51,7 +51,32 @@ func newMetrics(reg prometheus.Registerer, quota ratelimit.Quota) *metrics {
 		}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.cache, m.upstream, m.rateLimited, m.nonRoutable, &quotaCollector{quota: quota})
+	if len(health) > 0 {
+		reg.MustRegister(&healthCollector{checks: health})
+	}
 	return m
+}
+
+// healthCollector runs the health checks once per scrape.
+type healthCollector struct {
+	checks map[string]func(context.Context) error
+}
+
+var healthUpDesc = prometheus.NewDesc("vex_gateway_health_check_up",
+	"1 when the health check passes, 0 when it fails (the gateway then runs degraded); the cause is in the log.", []string{"check"}, nil)
+
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- healthUpDesc }
+
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for name, check := range c.checks {
+		up := 1.0
+		if check(ctx) != nil {
+			up = 0
+		}
+		ch <- prometheus.MustNewConstMetric(healthUpDesc, prometheus.GaugeValue, up, name)
+	}
 }
 
 // quotaCollector reads the quota once per scrape.

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,9 +70,11 @@ type Conn struct {
 
 // Dial connects to the Redis server at rawURL (redis:// or rediss://) and
 // checks it with PING. The URL may hold a password, so no error quotes it.
-// A server that does not respond is an error: a gateway configured for Redis
-// should not start without it, though it keeps serving if Redis goes away
-// later.
+// A server that does not respond is no error: the Conn starts down, logs a
+// warning and is used once Redis answers, so a replica that restarts during
+// a Redis outage serves under its local limits like the replicas already
+// up. A server that rejects the credentials is an error, because that
+// needs a config change, not a wait.
 func Dial(ctx context.Context, rawURL secret.String, opts Options) (*Conn, error) {
 	ro, err := redis.ParseURL(rawURL.Reveal())
 	if err != nil {
@@ -90,11 +93,35 @@ func Dial(ctx context.Context, rawURL secret.String, opts Options) (*Conn, error
 
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	if err := c.rdb.Ping(pctx).Err(); err != nil {
+	err = c.rdb.Ping(pctx).Err()
+	switch {
+	case err == nil:
+		return c, nil
+	case isAuthError(err):
 		c.rdb.Close()
-		return nil, fmt.Errorf("%w: ping redis at %s: %w; check serve.redis_url and that redis-server is running", ErrUnavailable, c.addr, err)
+		return nil, fmt.Errorf("redis at %s rejected the credentials: %w; check the user and password in serve.redis_url", c.addr, err)
+	case ctx.Err() != nil:
+		c.rdb.Close()
+		return nil, ctx.Err()
 	}
+	c.markDown(err)
 	return c, nil
+}
+
+// isAuthError reports whether err is Redis's reply to a wrong or missing
+// password or to a user without the rights the gateway needs.
+func isAuthError(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return false
+	}
+	msg := reply.Error()
+	for _, prefix := range []string{"WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH"} {
+		if strings.HasPrefix(msg, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewConn wraps an existing client.
@@ -169,6 +196,12 @@ func (c *Conn) observe(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	c.markDown(err)
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, c.addr, err)
+}
+
+// markDown records a failure of Redis, logging the first of an outage.
+func (c *Conn) markDown(err error) {
 	c.mu.Lock()
 	wasDown := c.down
 	c.down = true
@@ -177,7 +210,6 @@ func (c *Conn) observe(ctx context.Context, err error) error {
 	if !wasDown {
 		c.log.Warn("redis unavailable; using local state until it is back", "redis", c.addr, "error", err)
 	}
-	return fmt.Errorf("%w: %s: %w", ErrUnavailable, c.addr, err)
 }
 
 // RouteLogs sends go-redis's internal log lines to logger at debug level.

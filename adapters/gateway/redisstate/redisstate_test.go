@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,9 +24,10 @@ import (
 )
 
 // startRedis starts redis-server without persistence on a free loopback
-// port and returns its URL. The binary comes from VEX_REDIS_SERVER (set by
-// .ci/install.d) or PATH; the test skips when there is none.
-func startRedis(t *testing.T) string {
+// port, with extra arguments, and returns its URL. The binary comes from
+// VEX_REDIS_SERVER (set by .ci/install.d) or PATH; the test skips when
+// there is none.
+func startRedis(t *testing.T, extra ...string) string {
 	t.Helper()
 	bin := os.Getenv("VEX_REDIS_SERVER")
 	if bin == "" {
@@ -40,8 +42,9 @@ func startRedis(t *testing.T) string {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning")
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -52,7 +55,12 @@ func startRedis(t *testing.T) string {
 	})
 	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
 	defer c.Close()
-	for deadline := time.Now().Add(10 * time.Second); c.Ping(context.Background()).Err() != nil; {
+	// A server that requires a password is up once it rejects one.
+	up := func() bool {
+		err := c.Ping(context.Background()).Err()
+		return err == nil || strings.Contains(err.Error(), "NOAUTH")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !up(); {
 		if time.Now().After(deadline) {
 			t.Fatal("redis-server did not answer PING within 10s")
 		}
@@ -356,5 +364,42 @@ func TestFlightHandOverAndTakeOver(t *testing.T) {
 	}
 	if _, held, _ := b.TryLock(ctx, "k2"); !held {
 		t.Error("waiter could not take over the expired lock")
+	}
+}
+
+// TestDialDownStartsDegraded dials a closed port: Dial returns a Conn that
+// reports Redis unavailable, so the gateway can start on local state.
+func TestDialDownStartsDegraded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conn, err := redisstate.Dial(context.Background(), secret.New("redis://"+addr+"/0"), redisstate.Options{})
+	if err != nil {
+		t.Fatalf("Dial with redis down = %v, want a Conn that starts down", err)
+	}
+	defer conn.Close()
+	if conn.Available() {
+		t.Error("Conn reports redis available after a failed PING")
+	}
+}
+
+// TestDialRejectedCredentials sends a wrong password: the reply is a
+// configuration problem, so Dial fails without quoting the password.
+func TestDialRejectedCredentials(t *testing.T) {
+	url := startRedis(t, "--requirepass", "the-right-password-0123")
+	withPassword := strings.Replace(url, "redis://", "redis://:not-the-password@", 1)
+	conn, err := redisstate.Dial(context.Background(), secret.New(withPassword), redisstate.Options{})
+	if err == nil {
+		conn.Close()
+		t.Fatal("Dial with rejected credentials succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "rejected the credentials") {
+		t.Errorf("error %q does not say the credentials were rejected", err)
+	}
+	if strings.Contains(err.Error(), "not-the-password") {
+		t.Errorf("error %q contains the password", err)
 	}
 }
