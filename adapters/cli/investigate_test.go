@@ -836,3 +836,39 @@ func TestExportToStdoutFile(t *testing.T) {
 		t.Error("the export renamed a new file over the one stdout writes to")
 	}
 }
+
+// TestExportsFollowAlert checks that --alert filters the exports as it
+// filters the output: an analyst who shares what was printed must not
+// share the CLEAN results too.
+func TestExportsFollowAlert(t *testing.T) {
+	e := newInvEnv(t)
+	hash := "03bd9a94482f180bb047626cb2f27ccf8daa0e201345480b43585580e09c311b"
+	layerPath := filepath.Join(t.TempDir(), "layer.json")
+	r := e.run(t, "investigate", hash, "8.8.8.8", "--alert", "malicious", "-o", "json", "--stix", "-")
+	if r.code != ExitMalicious {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	var names []string
+	for _, ind := range stixObjects(t, []byte(r.stdout), "indicator") {
+		names = append(names, ind["name"].(string))
+	}
+	if !slices.Equal(names, []string{hash}) {
+		t.Errorf("indicators %v, want only the MALICIOUS %s", names, hash)
+	}
+
+	// The fixture maps this CLEAN file to ATT&CK techniques, which the
+	// layer would show without the filter.
+	clean := "2520524c20b464faf5abdbdb4ca5ea06444d070a11b4e5c4ed6cf628eef8de70"
+	r = e.run(t, "investigate", clean, "--alert", "malicious", "--navigator", layerPath)
+	layer, err := os.ReadFile(layerPath)
+	if err != nil {
+		t.Fatalf("exit %d, stderr %q: %v", r.code, r.stderr, err)
+	}
+	var l struct{ Techniques []any }
+	if err := json.Unmarshal(layer, &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Techniques) != 0 {
+		t.Errorf("the layer of a run that printed nothing has %d techniques", len(l.Techniques))
+	}
+}

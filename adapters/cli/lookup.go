@@ -20,6 +20,9 @@ type lookupRun struct {
 	mode   enrich.Mode
 	flags  lookupFlags
 	writer report.Writer
+	// keep is the --alert filter, or nil. It applies to the exports too, so
+	// a bundle holds what the output shows and no CLEAN values are shared.
+	keep   func(enrich.Result) bool
 	engine *enrich.Engine
 	cfg    *config.Config
 
@@ -43,7 +46,7 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	var writeErr error
 	emit := func(res enrich.Result) {
 		r.totals.Add(res)
-		if keepAll {
+		if keepAll && (r.keep == nil || r.keep(res)) {
 			r.results = append(r.results, res)
 		}
 		// stdout and stderr often share the terminal: the bar leaves its

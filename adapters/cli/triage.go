@@ -82,7 +82,7 @@ what is missing.`
 	fl.StringVarP(&f.format, "output", "o", "", "output `FORMAT`: "+strings.Join(report.Formats, ", ")+" (default from config, else console)")
 	fl.BoolVar(&f.csv, "csv", false, "shorthand for -o csv")
 	fl.BoolVar(&f.defang, "defang", false, "print IOCs and URLs defanged, safe to paste into tickets")
-	fl.StringVar(&f.alert, "alert", "", "print only results at or above `LEVEL` (clean, suspicious, malicious); the exit code still counts all")
+	fl.StringVar(&f.alert, "alert", "", "print and export only results at or above `LEVEL` (clean, suspicious, malicious); the exit code still counts all")
 	fl.BoolVar(&f.summary, "summary", false, "print one line of counts on stderr at the end")
 	fl.BoolVar(&f.noCache, "no-cache", false, "look up even when cached (the fresh result is cached)")
 	fl.BoolVar(&f.offline, "offline", false, "answer from the cache and knowledge base only; send no request")
@@ -170,7 +170,7 @@ func (a *app) runLookup(ctx context.Context, mode enrich.Mode, args []string, f 
 	if a.io.ErrTTY && !a.quiet {
 		report.Banner(a.io.Err, Version)
 	}
-	run := lookupRun{app: a, mode: mode, flags: f, writer: w, engine: engine, cfg: cfg}
+	run := lookupRun{app: a, mode: mode, flags: f, writer: w, keep: keep, engine: engine, cfg: cfg}
 	return run.execute(ctx, src)
 }
 
