@@ -291,9 +291,10 @@ func (b *builder) addResult(r enrich.Result) error {
 		if ap == "" {
 			continue
 		}
-		b.relate("indicates", ind.ID, ap)
+		weak := keywordEvidence(m)
+		b.relateWith("indicates", ind.ID, ap, weak)
 		for _, mw := range malwareIDs {
-			b.relate("uses", mw, ap)
+			b.relateWith("uses", mw, ap, weak)
 		}
 	}
 
@@ -465,11 +466,43 @@ func (b *builder) attackPattern(m mitre.Mapping) string {
 }
 
 func (b *builder) relate(kind, source, target string) {
+	b.relateWith(kind, source, target, evidence{})
+}
+
+// evidence is the description and confidence of a relationship; the zero
+// value leaves both out.
+type evidence struct {
+	description string
+	confidence  int
+}
+
+func (b *builder) relateWith(kind, source, target string, ev evidence) {
 	id := b.objectID("relationship", kind, source, target)
 	b.add(&Relationship{
 		Common:           b.common("relationship", id, b.created, b.created),
 		RelationshipType: kind, SourceRef: source, TargetRef: target,
+		Description: ev.description, Confidence: ev.confidence,
 	})
+}
+
+// keywordConfidence is the confidence of a technique inferred from a
+// keyword: "Low" on the None/Low/Med/High scale of STIX 2.1 appendix A.
+const keywordConfidence = 15
+
+// keywordEvidence returns the evidence of relationships to the technique
+// of m when m was inferred from a keyword in a tag, a classification, a
+// verdict or a rule name. Such a match is weak evidence (the tag "-cmd"
+// maps to the Windows Command Shell), so a TIP must be able to tell it
+// from the techniques VirusTotal's sandboxes reported, which get none.
+func keywordEvidence(m mitre.Mapping) evidence {
+	if m.Source != mitre.SourceKeyword {
+		return evidence{}
+	}
+	desc := "ATT&CK technique inferred by vex from a keyword match"
+	if m.Evidence != "" {
+		desc += ": " + m.Evidence
+	}
+	return evidence{description: desc, confidence: keywordConfidence}
 }
 
 func indicatorType(v verdict.Verdict) string {

@@ -108,8 +108,12 @@ type AttackPattern struct {
 type Relationship struct {
 	Common
 	RelationshipType string `json:"relationship_type"`
+	Description      string `json:"description,omitempty"`
 	SourceRef        string `json:"source_ref"`
 	TargetRef        string `json:"target_ref"`
+	// Confidence is the STIX confidence from 1 to 100. Zero leaves it out,
+	// which STIX reads as unspecified.
+	Confidence int `json:"confidence,omitempty"`
 }
 
 // Note is an analyst's note about other objects.

@@ -434,3 +434,50 @@ func TestOnlyLookedUpResultsExported(t *testing.T) {
 		}
 	}
 }
+
+// TestKeywordTechniquesLowConfidence checks that a technique inferred from
+// a keyword in a tag is marked as weak evidence on its relationships, so a
+// TIP can tell it from a technique VirusTotal's sandboxes reported.
+func TestKeywordTechniquesLowConfidence(t *testing.T) {
+	hash := sampleResults()[0].Normalized
+	opt := sampleOptions("")
+	opt.Techniques = map[string][]mitre.Mapping{hash: {
+		{ID: "T1055", Source: mitre.SourceVirusTotal, Evidence: "sandbox"},
+		{ID: "T1059.003", Source: mitre.SourceKeyword, Evidence: `tags="-cmd" (keyword "cmd")`},
+	}}
+	objects := objectsByID(t, build(t, sampleResults()[:1], opt))
+
+	techniqueOf := map[string]string{} // attack-pattern id -> technique id
+	for id, o := range objects {
+		if o["type"] == "attack-pattern" {
+			refs := o["external_references"].([]any)
+			techniqueOf[id] = refs[0].(map[string]any)["external_id"].(string)
+		}
+	}
+	checked := 0
+	for id, o := range objects {
+		technique := techniqueOf[fmt.Sprint(o["target_ref"])]
+		if o["type"] != "relationship" || technique == "" {
+			continue
+		}
+		checked++
+		confidence, hasConfidence := o["confidence"].(float64)
+		description, _ := o["description"].(string)
+		switch technique {
+		case "T1059.003":
+			if !hasConfidence || confidence > 30 {
+				t.Errorf("%s %s to the keyword technique: confidence %v, want a low value", id, o["relationship_type"], o["confidence"])
+			}
+			if !strings.Contains(description, `tags="-cmd"`) {
+				t.Errorf("%s: description %q lacks the keyword evidence", id, description)
+			}
+		case "T1055":
+			if hasConfidence {
+				t.Errorf("%s to the VirusTotal technique: confidence %v, want none", id, confidence)
+			}
+		}
+	}
+	if checked < 4 { // indicates and uses, for each technique
+		t.Errorf("checked %d relationships to attack patterns, want 4", checked)
+	}
+}
