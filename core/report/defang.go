@@ -1,19 +1,140 @@
 package report
 
 import (
+	"strings"
+
 	"github.com/vex-ioc/vex/core/enrich"
 	"github.com/vex-ioc/vex/core/ioc"
+	"github.com/vex-ioc/vex/core/timeline"
 )
 
 // defang returns the defanged form of a valid IOC and any other string
 // unchanged, so text that is not an indicator is never mangled.
 func defang(s string) string { return ioc.Defang(s) }
 
-// defangInput defangs the input as given. A hash input is kept as typed,
-// because defanging leaves hashes alone and would only lowercase it.
+// defangMarkers are the ASCII forms of defanging that ioc.Refang undoes,
+// in lower case. The fullwidth and ideographic full stops are left out,
+// because UTS #46, which browsers apply to host names, maps them to ".",
+// so a value written with them is still live.
+var defangMarkers = []string{
+	"[.", ".]", "(.)", "{.}", "<.>", "[dot]", "(dot)", "{dot}", `\.`,
+	"[:]", "[://]", "[/]", "[@]", "[at]", "(at)", "{at}",
+}
+
+// defangInput returns the input for output with --defang. The input is
+// what the analyst typed, so one that already carries defanging (hxxp://,
+// [.] and the like) is kept as typed, even when only part of it is
+// defanged. A live input is defanged, except a hash, which defanging
+// would only lowercase.
 func defangInput(r enrich.Result) string {
-	if r.Type.IsHash() {
+	if r.Type.IsHash() || isDefanged(r.Input) {
 		return r.Input
 	}
 	return defang(r.Input)
+}
+
+func isDefanged(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if strings.HasPrefix(s, "hxxp") || strings.HasPrefix(s, "fxp") {
+		return true
+	}
+	for _, m := range defangMarkers {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// defangResult returns a copy of r whose IOC-valued fields are defanged:
+// the input (see defangInput), the normalised value, the final URL,
+// timeline IOCs, related objects, DNS records and sandbox network
+// activity. File names, hashes and free text stay as they are. Every
+// slice that changes is copied, so r keeps its real values.
+func defangResult(r enrich.Result) enrich.Result {
+	r.Input = defangInput(r)
+	r.Normalized = defang(r.Normalized)
+	r.Summary.FinalURL = defang(r.Summary.FinalURL)
+	if len(r.Timeline) > 0 {
+		events := make([]timeline.Event, len(r.Timeline))
+		for i, ev := range r.Timeline {
+			ev.IOC = defang(ev.IOC)
+			events[i] = ev
+		}
+		r.Timeline = events
+	}
+	if r.Investigation != nil {
+		inv := *r.Investigation
+		inv.Sections = defangSections(inv.Sections)
+		inv.Details = defangDetails(inv.Details)
+		r.Investigation = &inv
+	}
+	return r
+}
+
+func defangSections(sections []enrich.Section) []enrich.Section {
+	out := make([]enrich.Section, len(sections))
+	for i, s := range sections {
+		items := make([]enrich.Related, len(s.Items))
+		for j, it := range s.Items {
+			items[j] = defangRelated(it)
+		}
+		if s.Items == nil {
+			items = nil
+		}
+		s.Items = items
+		out[i] = s
+	}
+	return out
+}
+
+// defangRelated defangs the IOC values of a related object: its id (a
+// domain or address) and, for a URL or resolution, its name. A file's name
+// is a file name, not an IOC, and a URL's id is VirusTotal's hash of it.
+func defangRelated(it enrich.Related) enrich.Related {
+	switch it.Type {
+	case "url":
+		it.Name = defang(it.Name)
+	case "resolution":
+		// VirusTotal's resolution id glues the address and the host name
+		// together, and the name is one of the two.
+		if rest, ok := strings.CutPrefix(it.ID, it.Name); ok && it.Name != "" {
+			it.ID = defang(it.Name) + defang(rest)
+		} else if rest, ok := strings.CutSuffix(it.ID, it.Name); ok && it.Name != "" {
+			it.ID = defang(rest) + defang(it.Name)
+		}
+		it.Name = defang(it.Name)
+	default:
+		it.ID = defang(it.ID)
+	}
+	return it
+}
+
+func defangDetails(d enrich.Details) enrich.Details {
+	if len(d.DNSRecords) > 0 {
+		records := make([]enrich.DNSRecord, len(d.DNSRecords))
+		for i, rec := range d.DNSRecords {
+			rec.Value = defang(rec.Value)
+			records[i] = rec
+		}
+		d.DNSRecords = records
+	}
+	if d.Behaviour != nil {
+		b := *d.Behaviour
+		b.DNSLookups = defangAll(b.DNSLookups)
+		b.IPTraffic = defangAll(b.IPTraffic)
+		d.Behaviour = &b
+	}
+	return d
+}
+
+func defangAll(values []string) []string {
+	if values == nil {
+		return nil
+	}
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = defang(v)
+	}
+	return out
 }

@@ -27,15 +27,6 @@ func jsonResult(r enrich.Result, opt Options) ([]byte, error) {
 	return escapeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }
 
-// defangResult returns a copy of r whose IOC values and URLs are defanged.
-// Only string fields are replaced, so r's slices are shared, not modified.
-func defangResult(r enrich.Result) enrich.Result {
-	r.Input = defangInput(r)
-	r.Normalized = defang(r.Normalized)
-	r.Summary.FinalURL = defang(r.Summary.FinalURL)
-	return r
-}
-
 // jsonWriter writes {"results":[...],"summary":{...}} at Close. Results are
 // kept encoded, so a large batch costs its JSON size in memory and no more.
 type jsonWriter struct {
