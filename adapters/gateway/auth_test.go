@@ -238,8 +238,8 @@ func TestOpenRejectsWeakTokens(t *testing.T) {
 	}{
 		{"virustotal key", vtKey, "is the VirusTotal API key"},
 		{"api.key from the file", fileKey, "is the VirusTotal API key"},
-		{"one character", "x", "want at least 16"},
-		{"fifteen characters", "0123456789abcde", "want at least 16"},
+		{"one character", "x", "at least 16 characters"},
+		{"fifteen characters", "0123456789abcde", "at least 16 characters"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

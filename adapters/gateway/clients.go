@@ -49,7 +49,7 @@ func newTokens(clients []Client, apiKeys ...secret.String) (*tokens, error) {
 			return nil, errors.New("gateway token with an empty name or token: every [[serve.tokens]] entry needs both")
 		}
 		if n := utf8.RuneCountInString(c.Token.Reveal()); n < secret.MinLength {
-			return nil, fmt.Errorf("gateway token of client %q is %d characters long, want at least %d: make one with `openssl rand -hex 32`", c.Name, n, secret.MinLength)
+			return nil, fmt.Errorf("gateway token of client %q is too short (%d of at least %d characters): make one with `openssl rand -hex 32`", c.Name, n, secret.MinLength)
 		}
 		for _, k := range apiKeys {
 			if !k.IsZero() && subtle.ConstantTimeCompare([]byte(k.Reveal()), []byte(c.Token.Reveal())) == 1 {

@@ -512,7 +512,7 @@ func checkSecret(s string) error {
 		}
 	}
 	if n := utf8.RuneCountInString(s); n < secret.MinLength {
-		return fmt.Errorf("is %d characters long, want at least %d: a VirusTotal API key is 64 hex characters (copy it whole from your VirusTotal profile) and a vex gateway token at least %d (make one with `openssl rand -hex 32`)",
+		return fmt.Errorf("is too short (%d of at least %d characters): a VirusTotal API key is 64 hex characters (copy it whole from your VirusTotal profile) and a vex gateway token at least %d (make one with `openssl rand -hex 32`)",
 			n, secret.MinLength, secret.MinLength)
 	}
 	return nil

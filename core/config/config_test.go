@@ -393,7 +393,7 @@ func TestLoadRejectsShortSecrets(t *testing.T) {
 		"[[serve.tokens]]\nname = \"a\"\ntoken = \"x\"\n",
 	} {
 		_, err := Parse([]byte(src), "/x/config.toml")
-		if !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), "want at least 16") {
+		if !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), "at least 16 characters") {
 			t.Errorf("Parse(%q) = %v, want ErrInvalidValue about the length", src, err)
 		}
 	}
