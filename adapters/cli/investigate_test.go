@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"io"
@@ -42,7 +43,12 @@ const invTestKey = "investigate-test-key-0123456789abcdef"
 
 func newInvEnv(t *testing.T) *invEnv {
 	t.Helper()
-	dir := fixtures.Dir(t, "vt")
+	return newInvEnvAt(t, fixtures.Dir(t, "vt"))
+}
+
+// newInvEnvAt is newInvEnv with the fake serving the fixtures in dir.
+func newInvEnvAt(t *testing.T, dir string) *invEnv {
+	t.Helper()
 	fake := vttest.New(vttest.Options{FixturesDir: dir, Synthesize: true, APIKey: invTestKey})
 	if err := fake.Start(); err != nil {
 		t.Fatal(err)
@@ -870,5 +876,64 @@ func TestExportsFollowAlert(t *testing.T) {
 	}
 	if len(l.Techniques) != 0 {
 		t.Errorf("the layer of a run that printed nothing has %d techniques", len(l.Techniques))
+	}
+}
+
+// partialFixtures writes fixtures for one file whose behaviour summary
+// fails with 500 and whose dropped_files list holds JSON objects that are
+// not VirusTotal objects (no type or id).
+func partialFixtures(t *testing.T, hash string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir, "object.json", []byte(`{"data":{"id":"`+hash+`","type":"file","attributes":{"last_analysis_stats":{"malicious":0,"suspicious":0,"undetected":60,"harmless":0}}}}`))
+	writeFile(t, dir, "error.json", []byte(`{"error":{"code":"InternalError","message":"backend failed"}}`))
+	writeFile(t, dir, "items.json", []byte(`{"data":[{"n":1},{"n":2},{"n":3}]}`))
+	index := "method\tpath\tstatus\tfile\tenvelope\n" +
+		"GET\t/files/" + hash + "\t200\tobject.json\tas-is\n" +
+		"GET\t/files/" + hash + "/behaviour_summary\t500\terror.json\tas-is\n" +
+		"GET\t/files/" + hash + "/dropped_files\t200\titems.json\tas-is\n"
+	writeFile(t, dir, "INDEX.tsv", []byte(index))
+	return dir
+}
+
+// TestInvestigatePartialEveryFormat checks that a partial result is marked
+// in JSON and CSV, not only on the console, and that a section whose items
+// do not decode is an error, not an empty list.
+func TestInvestigatePartialEveryFormat(t *testing.T) {
+	hash := "1097c4f7000000000000000000000000000000000000000000000000000f2873"
+	e := newInvEnvAt(t, partialFixtures(t, hash))
+
+	res, r := e.investigateJSON(t, hash)
+	var doc struct{ Results []map[string]any }
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if partial := doc.Results[0]["partial"]; partial != true {
+		t.Errorf("JSON result has partial = %v, want true", partial)
+	}
+	sections := map[string]enrich.Section{}
+	for _, sec := range res.Investigation.Sections {
+		sections[sec.Name] = sec
+	}
+	if got := sections["dropped_files"].Status; got != enrich.SectionError {
+		t.Errorf("dropped_files with undecodable items has status %q, want %q", got, enrich.SectionError)
+	}
+	for _, name := range []string{"behaviour_summary", "dropped_files"} {
+		if !slices.Contains(res.Investigation.Missing, name) {
+			t.Errorf("missing %v lacks %s", res.Investigation.Missing, name)
+		}
+	}
+
+	r = e.run(t, "investigate", hash, "-o", "csv")
+	rows, err := csv.NewReader(strings.NewReader(r.stdout)).ReadAll()
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("csv output (%v):\n%s", err, r.stdout)
+	}
+	col := slices.Index(rows[0], "partial")
+	if col < 0 {
+		t.Fatalf("csv header lacks a partial column: %v", rows[0])
+	}
+	if got := rows[1][col]; !strings.Contains(got, "behaviour_summary") || !strings.Contains(got, "dropped_files") {
+		t.Errorf("csv partial cell %q, want the missing sections", got)
 	}
 }

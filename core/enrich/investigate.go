@@ -135,6 +135,9 @@ func (v *VirusTotal) fetchSection(ctx context.Context, i ioc.IOC, name string) (
 	if err != nil {
 		return rawSection{}, err
 	}
+	// NOTE: Relationship drops list elements that are not JSON objects,
+	// so a list of numbers arrives here empty and reads as "none". Only
+	// objects without a type or id become an error, in decodeInvestigation.
 	sec := rawSection{Status: SectionOK, Truncated: coll.Truncated}
 	for _, o := range coll.Data {
 		if len(o.Raw) > 0 {
@@ -166,18 +169,27 @@ func (v *VirusTotal) decodeInvestigation(i ioc.IOC, rec Record, r *Result) error
 			continue
 		}
 		sec := Section{Name: name, Status: raw.Status, Error: raw.Error, Truncated: raw.Truncated}
-		if raw.Status == SectionError || raw.Status == SectionSkipped {
-			out.Missing = append(out.Missing, name)
-		}
+		undecoded := 0
 		for _, item := range raw.Items {
 			o, err := vt.DecodeObject(envelope(item))
-			if err != nil {
+			if err != nil || o.Type == "" || o.ID == "" {
+				undecoded++
 				continue
 			}
 			sec.Items = append(sec.Items, relatedOf(i.Type, o, v.thresholds()))
 			if name == "resolutions" {
 				events = append(events, timeline.FromResolutions(i.Value, []any{map[string]any(o.Attributes)}))
 			}
+		}
+		if undecoded > 0 && sec.Status == SectionOK {
+			// An empty ok section reads as "none", but items that are not
+			// VirusTotal objects leave the list unknown, so the result is
+			// partial. The items that did decode are kept.
+			sec.Status = SectionError
+			sec.Error = fmt.Sprintf("decode %s of %s: %d of %d items are not VirusTotal objects", name, i.Value, undecoded, len(raw.Items))
+		}
+		if sec.Status == SectionError || sec.Status == SectionSkipped {
+			out.Missing = append(out.Missing, name)
 		}
 		if len(raw.Data) > 0 {
 			var doc map[string]any

@@ -12,7 +12,10 @@ import (
 )
 
 // csvColumns is the CSV header. New columns go at the end, so scripts that
-// index columns by position keep working.
+// index columns by position keep working. The partial column names the
+// sections an investigation misses, separated by csvListSep, and is empty
+// for a complete result. Status stays "ok" for a partial result, because
+// the lookup itself succeeded.
 var csvColumns = []string{
 	"input", "type", "normalized", "verdict", "status", "error",
 	"malicious", "suspicious", "undetected", "harmless", "engines", "reputation",
@@ -20,7 +23,7 @@ var csvColumns = []string{
 	"name", "file_type", "size", "country", "asn", "as_owner", "network",
 	"registrar", "final_url", "title", "categories",
 	"first_submission", "last_submission", "last_analysis", "creation_date",
-	"permalink", "flags", "local_tags", "local_notes", "watchlists",
+	"permalink", "flags", "local_tags", "local_notes", "watchlists", "partial",
 }
 
 // csvListSep joins the values of a list in one cell.
@@ -113,7 +116,7 @@ func csvRow(r enrich.Result, opt Options) []string {
 		csvCell(s.Network), csvCell(s.Registrar), ioc(s.FinalURL), csvCell(s.Title), csvList(s.Categories),
 		csvTime(s.FirstSubmission), csvTime(s.LastSubmission), csvTime(s.LastAnalysis), csvTime(s.CreationDate),
 		csvCell(r.Permalink), csvList(flagStrings(r)), csvList(r.Local.Tags), csvCell(csvNotes(r.Local.Notes)),
-		csvList(r.Local.Watchlists),
+		csvList(r.Local.Watchlists), csvList(missingSections(r)),
 	}
 	return row
 }

@@ -481,6 +481,15 @@ func relatedText(it enrich.Related, opt Options) string {
 	return strings.Join(parts, "  ")
 }
 
+// missingSections returns the sections a partial investigation lacks, or
+// nil for a complete result.
+func missingSections(r enrich.Result) []string {
+	if r.Investigation == nil {
+		return nil
+	}
+	return r.Investigation.Missing
+}
+
 // missingSection warns that a result is partial.
 func missingSection(r enrich.Result, _ Options) []field {
 	if r.Investigation == nil || len(r.Investigation.Missing) == 0 {

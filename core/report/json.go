@@ -21,10 +21,18 @@ func jsonResult(r enrich.Result, opt Options) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	// URLs are common values, and \u0026 for every & makes them hard to read.
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	if err := enc.Encode(jsonResultDoc{Result: r, Partial: len(missingSections(r)) > 0}); err != nil {
 		return nil, fmt.Errorf("encode result for %q as json: %w", Sanitize(r.Input), err)
 	}
 	return escapeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// jsonResultDoc is the JSON form of a result. Partial marks an
+// investigation with missing sections next to status, which stays "ok"
+// because the lookup itself succeeded; investigation.missing names them.
+type jsonResultDoc struct {
+	enrich.Result
+	Partial bool `json:"partial,omitempty"`
 }
 
 // jsonWriter writes {"results":[...],"summary":{...}} at Close. Results are
