@@ -304,6 +304,11 @@ func normalizeDomain(v string) (string, string) {
 		return "", "empty domain name"
 	}
 	if !isASCII(d) {
+		// IDNA would map an invalid byte to U+FFFD and then to a real
+		// punycode name that nobody typed.
+		if !utf8.ValidString(d) {
+			return "", "not valid UTF-8"
+		}
 		a, err := idna.Punycode.ToASCII(d)
 		if err != nil || !isASCII(a) {
 			return "", "not a valid internationalised domain name"

@@ -19,6 +19,12 @@ func TestParse(t *testing.T) {
 		{"colon bracket scheme", "http[:]//example.com/a", URL, "http://example.com/a", nil},
 		{"bracketed scheme separator", "hxxps[://]example[.]net", URL, "https://example.net", nil},
 		{"paren dot word", "example(dot)com", Domain, "example.com", nil},
+		// RFC 3986 brackets around an IPv6 host are not defang brackets
+		// (F17 of the new-user pass).
+		{"ipv6 url without port", "http://[2620:fe::fe]/x", URL, "http://[2620:fe::fe]/x", nil},
+		{"ipv6 url doh", "https://[2001:4860:4860::8888]/dns-query", URL, "https://[2001:4860:4860::8888]/dns-query", nil},
+		{"ipv6 url bare host", "http://[2620:fe::fe]", URL, "http://[2620:fe::fe]", nil},
+		{"ipv6 url loopback", "http://[::1]/x", URL, "http://[::1]/x", []Flag{FlagNonRoutable}},
 		{"bracket dot word", "example[dot]com", Domain, "example.com", nil},
 		{"brace dot", "example{.}com", Domain, "example.com", nil},
 		{"defanged ipv4", "198.51[.]100[.]7", IPv4, "198.51.100.7", []Flag{FlagNonRoutable}},
@@ -143,6 +149,11 @@ func TestParseInvalid(t *testing.T) {
 		{"sha512", "be688838ca8686e5c90689bf2ab585cef1137c999b48c70b92f67a5c34dc15697b5d11c982ed6d71be1e1e7f7b4e0733884aa97c3f7a339a8ed03577cf74be09", "128 hex characters: not a known hash length"},
 		{"39 hex", "944233262bb95bbb7456314e14c56fb36200e09", "39 hex characters: not a known hash length"},
 		{"leading zeros", "192.168.001.1", "leading zeros are ambiguous"},
+		// An invalid byte must not become U+FFFD and then a real punycode
+		// name (F1 of the new-user pass).
+		{"invalid utf-8 domain", "acc\xffount.example.net", "not valid UTF-8"},
+		{"invalid utf-8 label", "\xc3\x28.example.com", "not valid UTF-8"},
+		{"invalid utf-8 url host", "http://acc\xffount.example.net/", "invalid host: not valid UTF-8"},
 		{"octet out of range", "255.256.344.1", "octet 256 out of range 0-255"},
 		{"three parts", "192.168.1", "3 dot-separated numbers: an ipv4 address has 4"},
 		{"pdf not a tld", "invoice.pdf", `not a public top-level domain: "pdf"`},

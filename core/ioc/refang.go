@@ -332,6 +332,10 @@ func matchToken(s string, i int) (rep string, n int, both, ok bool) {
 		if core != "." && core != "/" {
 			return "", 0, false, false
 		}
+		// "http://[2620:fe::fe]/x": the bracket closes an IPv6 literal.
+		if open == 1 && s[i] == ']' && closesIPv6Literal(s, i) {
+			return "", 0, false, false
+		}
 		if open == 0 && (i == 0 || !isLabelByte(s[i-1])) {
 			return "", 0, false, false
 		}
@@ -356,6 +360,25 @@ func matchToken(s string, i int) (rep string, n int, both, ok bool) {
 		rep = "@"
 	}
 	return rep, end - i, both, true
+}
+
+// closesIPv6Literal reports whether the ']' at s[i] ends an RFC 3986 IPv6
+// literal such as "[2001:db8::1]" or "[fe80::1%25eth0]": an opening '['
+// before it with only address characters, two colons at least, between.
+func closesIPv6Literal(s string, i int) bool {
+	colons := 0
+	for k := i - 1; k >= 0 && i-k <= 64; k-- {
+		switch c := s[k]; {
+		case c == '[':
+			return colons >= 2
+		case c == ':':
+			colons++
+		case c == '.' || c == '%' || isLabelByte(c):
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func isOpener(c byte) bool { return c == '[' || c == '(' || c == '{' || c == '<' }
