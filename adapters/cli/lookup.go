@@ -104,7 +104,20 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 			Hint: hint,
 		}
 	}
-	if stats.Stopped == enrich.StatusQuota {
+	switch {
+	case stats.Stopped == enrich.StatusQuota && stats.RateLimited:
+		// A per-minute 429 says nothing about the daily quota, so no reset
+		// time is promised.
+		who := "VirusTotal"
+		if r.cfg.API.BaseURL != config.DefaultBaseURL {
+			who = "the API at " + r.cfg.API.BaseURL
+		}
+		fmt.Fprintf(a.io.Err, "vex: rate-limited: %s not looked up; the results above are kept. "+
+			"%s answered HTTP 429 for its per-minute rate, not for a spent daily quota: "+
+			"check that api.tier and api.per_minute match the key ('vex config --show'), "+
+			"then rerun the same input; cached results cost nothing\n",
+			count(r.totals.Statuses[enrich.StatusQuota], "IOC was", "IOCs were"), who)
+	case stats.Stopped == enrich.StatusQuota:
 		fmt.Fprintf(a.io.Err, "vex: quota exhausted: %s not looked up; the results above are kept. "+
 			"The daily quota resets at 00:00 UTC; rerun the same input then, and cached results cost nothing\n",
 			count(r.totals.Statuses[enrich.StatusQuota], "IOC was", "IOCs were"))

@@ -15,6 +15,10 @@ type BatchStats struct {
 	Distinct   int    // distinct indicators and invalid inputs looked at
 	Duplicates int    // inputs that reused the result of an earlier one in the same batch
 	Stopped    Status // StatusQuota or StatusAuth when the batch stopped sending requests
+	// RateLimited is set when Stopped is StatusQuota because VirusTotal
+	// kept answering 429 for its per-minute rate, while the daily quota
+	// was not spent.
+	RateLimited bool
 }
 
 // keptResults is how many emitted results a batch keeps for later
@@ -148,6 +152,7 @@ func (e *Engine) Stream(ctx context.Context, inputs iter.Seq[string], req Reques
 	}
 	wg.Wait()
 	stats.Stopped, _, _ = g.closed()
+	stats.RateLimited = g.closedByRateLimit()
 	return stats
 }
 

@@ -105,9 +105,10 @@ func (e *Engine) Lookup(ctx context.Context, input string, req Request) Result {
 // gate stops a batch from sending requests once the quota is spent or the
 // key was rejected, while cache hits still return results.
 type gate struct {
-	mu     sync.Mutex
-	status Status
-	reason string
+	mu          sync.Mutex
+	status      Status
+	reason      string
+	rateLimited bool // closed by a per-minute 429, not by a spent daily quota
 }
 
 func (g *gate) closed() (Status, string, bool) {
@@ -119,15 +120,21 @@ func (g *gate) closed() (Status, string, bool) {
 	return g.status, g.reason, g.status != ""
 }
 
-func (g *gate) close(s Status, reason string) {
+func (g *gate) close(s Status, reason string, rateLimited bool) {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
 	if g.status == "" {
-		g.status, g.reason = s, reason
+		g.status, g.reason, g.rateLimited = s, reason, rateLimited
 	}
 	g.mu.Unlock()
+}
+
+func (g *gate) closedByRateLimit() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.rateLimited
 }
 
 // lookup does the work of Lookup for an input that the caller has already
@@ -255,20 +262,35 @@ func (e *Engine) fetch(ctx context.Context, src Enricher, i ioc.IOC, key cache.K
 	return a.rec, a.at, nil
 }
 
+// RateLimitedError is the Error of a StatusQuota result whose lookup met
+// VirusTotal's per-minute rate limit after every retry. The usual cause is
+// an api.tier or api.per_minute setting above what the key allows.
+const RateLimitedError = "not looked up: VirusTotal rate-limited the key (HTTP 429); " +
+	"check that api.tier and api.per_minute match the key"
+
 // fail sets the status for a failed fetch and closes the batch gate when the
 // failure means no further request can succeed. A deadline inside the
 // client (one attempt timing out) is a failed lookup; only the caller's ctx
 // ending makes it cancelled.
 func (e *Engine) fail(ctx context.Context, err error, g *gate, r *Result) {
 	switch {
+	case errors.Is(err, ErrRateLimited):
+		// The same status as a spent daily quota, so scripts, the osquery
+		// table and the Splunk command need no new value, and VirusTotal
+		// itself calls the per-minute limit a quota (QuotaExceededError).
+		// The error tells the two apart: no reset time is promised here,
+		// because the daily quota is not the cause.
+		r.Status = StatusQuota
+		r.Error = RateLimitedError
+		g.close(StatusQuota, r.Error, true)
 	case errors.Is(err, ErrQuota):
 		r.Status = StatusQuota
 		r.Error = "not looked up: quota exhausted"
-		g.close(StatusQuota, r.Error)
+		g.close(StatusQuota, r.Error, false)
 	case errors.Is(err, ErrUnauthorized):
 		r.Status = StatusAuth
 		r.Error = "not looked up: API key rejected"
-		g.close(StatusAuth, r.Error)
+		g.close(StatusAuth, r.Error, false)
 	case ctx.Err() != nil:
 		// The caller's deadline or cancel explains it; the wrapped error
 		// would only repeat the request URL.

@@ -51,6 +51,11 @@ var (
 	// ErrQuota means the request quota is spent (daily quota, or the API
 	// kept returning 429 after retries). The batch stops issuing requests.
 	ErrQuota = errors.New("quota exhausted")
+	// ErrRateLimited means the API kept returning 429 for its per-minute
+	// rate, not for a spent daily quota. Fetch wraps it together with
+	// ErrQuota, so the batch stops as for a spent quota, but the result
+	// names the rate limit and promises no reset time.
+	ErrRateLimited = errors.New("rate limited")
 	// ErrUnauthorized means the source rejected the API key. The batch stops.
 	ErrUnauthorized = errors.New("api key rejected")
 )

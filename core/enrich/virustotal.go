@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vex-ioc/vex/core/ioc"
@@ -65,7 +66,7 @@ const dailyQuotaRetryAfter = time.Minute
 // daily quota spent, records that in the shared quota.
 func (v *VirusTotal) classify(ctx context.Context, err error) error {
 	var vtErr *vt.Error
-	if v.Quota != nil && errors.Is(err, vt.ErrQuotaExceeded) && errors.As(err, &vtErr) && vtErr.RetryAfter > dailyQuotaRetryAfter {
+	if v.Quota != nil && errors.As(err, &vtErr) && isDailyQuota429(vtErr) {
 		if merr := v.Quota.MarkExhausted(ctx); merr != nil {
 			err = fmt.Errorf("%w (recording the spent quota also failed: %v)", err, merr)
 		}
@@ -73,12 +74,38 @@ func (v *VirusTotal) classify(ctx context.Context, err error) error {
 	return classify(err)
 }
 
+// isDailyQuota429 reports whether a 429 means the daily quota is spent: a
+// Retry-After beyond a minute, or a message that names the daily quota. Any
+// other 429 (VirusTotal's "Quota exceeded: more than N requests per
+// minute", a bare 429, a short Retry-After) is the per-minute rate.
+//
+// NOTE: VirusTotal documents one error code, QuotaExceededError, for the
+// minute, daily and monthly quotas, and no message text. A spent daily
+// quota that VirusTotal reports without a Retry-After or the word "daily"
+// reads as a rate limit here. The local ledger's daily count still stops
+// the run when api.per_day matches the key.
+func isDailyQuota429(e *vt.Error) bool {
+	if !errors.Is(e, vt.ErrQuotaExceeded) {
+		return false
+	}
+	if e.RetryAfter > dailyQuotaRetryAfter {
+		return true
+	}
+	msg := strings.ToLower(e.Message)
+	return strings.Contains(msg, "daily") || strings.Contains(msg, "per day")
+}
+
 // classify wraps source errors that stop a batch in the engine's sentinels.
 func classify(err error) error {
+	var vtErr *vt.Error
 	switch {
 	case errors.Is(err, vt.ErrUnauthorized):
 		return fmt.Errorf("%w: %w", ErrUnauthorized, err)
-	case errors.Is(err, vt.ErrQuotaExceeded), errors.Is(err, ratelimit.ErrQuotaExhausted):
+	case errors.Is(err, ratelimit.ErrQuotaExhausted):
+		return fmt.Errorf("%w: %w", ErrQuota, err)
+	case errors.Is(err, vt.ErrQuotaExceeded) && errors.As(err, &vtErr) && !isDailyQuota429(vtErr):
+		return fmt.Errorf("%w: %w: %w", ErrQuota, ErrRateLimited, err)
+	case errors.Is(err, vt.ErrQuotaExceeded):
 		return fmt.Errorf("%w: %w", ErrQuota, err)
 	}
 	return err
