@@ -52,4 +52,3 @@ func TestPerMinute429RunMessage(t *testing.T) {
 		t.Errorf("exit code = %d, want 3 (incomplete)", r.code)
 	}
 }
-
