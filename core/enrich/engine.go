@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vex-ioc/vex/core/cache"
@@ -66,6 +67,9 @@ type Engine struct {
 	opt    Options
 	flight flightGroup
 	quota  interface{ ETA(n int) time.Duration } // set by Open, for ETA
+	// staleWarned is set once a stale gateway response was logged as a
+	// warning; later ones are logged at debug level.
+	staleWarned atomic.Bool
 }
 
 // New returns an engine. Missing options get defaults.
@@ -193,7 +197,11 @@ func (e *Engine) lookup(ctx context.Context, input string, i ioc.IOC, parseErr e
 		}
 		return r
 	}
-	e.fill(src, i, cache.Entry{Key: ck, Status: string(rec.Status), Data: rec.Data, FetchedAt: fetchedAt}, SourceAPI, &r)
+	from := SourceAPI
+	if rec.Stale {
+		from = SourceStaleCache
+	}
+	e.fill(src, i, cache.Entry{Key: ck, Status: string(rec.Status), Data: rec.Data, FetchedAt: fetchedAt}, from, &r)
 	return r
 }
 
@@ -246,6 +254,19 @@ func (e *Engine) fetch(ctx context.Context, src Enricher, i ioc.IOC, key cache.K
 		if err != nil {
 			return nil, err
 		}
+		if rec.Stale {
+			// An expired copy from a gateway is not cached. Its age is
+			// often unknown, and a cache entry stamped now would pass it
+			// off as a fresh lookup for the cache's whole TTL. The gateway
+			// keeps it, so a rerun costs no VirusTotal quota.
+			level := slog.LevelDebug
+			if e.staleWarned.CompareAndSwap(false, true) {
+				level = slog.LevelWarn
+			}
+			e.opt.Logger.Log(ctx, level, "the gateway served an expired entry because VirusTotal failed; "+
+				"reporting it as stale_cache and not caching it", "ioc", i.Value, "fetched_at", rec.FetchedAt)
+			return answer{rec, rec.FetchedAt}, nil
+		}
 		at := e.opt.Now().UTC()
 		if e.opt.Cache != nil {
 			entry := cache.Entry{Key: key, Status: string(rec.Status), Data: rec.Data, FetchedAt: at}
@@ -278,7 +299,7 @@ func (e *Engine) fail(ctx context.Context, err error, g *gate, r *Result) {
 		// The same status as a spent daily quota, so scripts, the osquery
 		// table and the Splunk command need no new value, and VirusTotal
 		// itself calls the per-minute limit a quota (QuotaExceededError).
-		// The error tells the two apart: no reset time is promised here,
+		// The error text separates the two: no reset time is promised here,
 		// because the daily quota is not the cause.
 		r.Status = StatusQuota
 		r.Error = RateLimitedError

@@ -3,6 +3,7 @@ package enrich
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/vex-ioc/vex/core/ioc"
 )
@@ -43,6 +44,13 @@ const (
 type Record struct {
 	Status RecordStatus
 	Data   []byte // source-specific, e.g. the VirusTotal JSON body
+	// Stale is set when an intermediary (a vex serve gateway) returned
+	// an expired copy because the source itself failed. The engine
+	// reports it as SourceStaleCache and does not cache it.
+	Stale bool
+	// FetchedAt is when a Stale record was fetched from the source, zero
+	// when the intermediary did not send it.
+	FetchedAt time.Time
 }
 
 // Errors that Enricher.Fetch wraps so the engine can classify failures

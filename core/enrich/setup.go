@@ -78,7 +78,7 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	}
 
 	e := New(Options{
-		Enrichers:        []Enricher{&VirusTotal{Client: client, Thresholds: cfg.Verdict, Quota: quota}},
+		Enrichers:        []Enricher{&VirusTotal{Client: client, Thresholds: cfg.Verdict, Quota: quota, Now: opt.Now}},
 		Cache:            store,
 		KB:               opt.KB,
 		Thresholds:       cfg.Verdict,

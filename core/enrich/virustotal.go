@@ -27,6 +27,9 @@ type VirusTotal struct {
 	}
 	// Investigate sets the relationship lists fetched by investigate.
 	Relationships RelationshipLimits
+	// Now returns the current time, for the fetch time of a stale gateway
+	// response; nil means time.Now.
+	Now func() time.Time
 }
 
 // RelationshipLimits bound investigate's relationship lists.
@@ -47,14 +50,25 @@ func (v *VirusTotal) Fetch(ctx context.Context, i ioc.IOC, mode Mode) (Record, e
 	if mode == Investigate {
 		return v.investigate(ctx, i)
 	}
-	obj, err := v.Client.GetObject(ctx, i.Type, i.Value)
+	obj, meta, err := v.Client.GetObjectMeta(ctx, i.Type, i.Value)
 	if errors.Is(err, vt.ErrNotFound) {
 		return Record{Status: RecordNotFound}, nil
 	}
 	if err != nil {
 		return Record{}, v.classify(ctx, err)
 	}
-	return Record{Status: RecordOK, Data: envelope(obj.Raw)}, nil
+	rec := Record{Status: RecordOK, Data: envelope(obj.Raw), Stale: meta.Stale}
+	if meta.Stale && meta.HasAge {
+		rec.FetchedAt = v.now().Add(-meta.Age).UTC()
+	}
+	return rec, nil
+}
+
+func (v *VirusTotal) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
 }
 
 // dailyQuotaRetryAfter separates the two 429s VirusTotal sends: the

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -233,27 +234,69 @@ func CollectionName(t ioc.Type) (string, error) {
 // GetObject fetches the object for a normalised indicator with one request
 // (more when retried). A missing object is an error matching ErrNotFound.
 func (c *Client) GetObject(ctx context.Context, t ioc.Type, value string) (*Object, error) {
+	o, _, err := c.GetObjectMeta(ctx, t, value)
+	return o, err
+}
+
+// GetObjectMeta is GetObject that also returns what the response headers
+// tell about the body's origin.
+func (c *Client) GetObjectMeta(ctx context.Context, t ioc.Type, value string) (*Object, Meta, error) {
 	path, err := ObjectPath(t, value)
 	if err != nil {
-		return nil, err
+		return nil, Meta{}, err
 	}
-	body, err := c.Get(ctx, path, nil)
+	body, meta, err := c.GetMeta(ctx, path, nil)
 	if err != nil {
-		return nil, err
+		return nil, Meta{}, err
 	}
 	o, err := DecodeObject(body)
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", path, err)
+		return nil, Meta{}, fmt.Errorf("get %s: %w", path, err)
 	}
-	return o, nil
+	return o, meta, nil
 }
+
+// Meta describes the origin of a 2xx response body, read from its headers.
+// VirusTotal sends neither header; a vex serve gateway in front of it may.
+type Meta struct {
+	// Stale is set when a vex gateway returned an expired entry from
+	// its cache (X-Vex-Cache: stale) because its upstream request failed.
+	Stale bool
+	// Age is the Age header (RFC 9111): how long ago the body was fetched
+	// from VirusTotal. It is meaningful only when HasAge is set.
+	Age    time.Duration
+	HasAge bool
+}
+
+// metaOf reads Meta from response headers. An Age that is not a whole
+// number of seconds is ignored.
+func metaOf(h http.Header) Meta {
+	m := Meta{Stale: strings.EqualFold(strings.TrimSpace(h.Get("X-Vex-Cache")), "stale")}
+	if v := strings.TrimSpace(h.Get("Age")); v != "" {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 && secs <= maxAgeSeconds {
+			m.Age, m.HasAge = time.Duration(secs)*time.Second, true
+		}
+	}
+	return m
+}
+
+// maxAgeSeconds bounds the Age header to ten years, so that the conversion
+// to a Duration cannot overflow.
+const maxAgeSeconds = 10 * 365 * 24 * 3600
 
 // Get sends GET base+path?query and returns the body of a 2xx response.
 // path is already escaped and starts with "/". Errors are *Error for HTTP
 // statuses, or wrap ErrTruncated, ErrBodyTooLarge, network and context errors.
 func (c *Client) Get(ctx context.Context, path string, query url.Values) ([]byte, error) {
+	body, _, err := c.GetMeta(ctx, path, query)
+	return body, err
+}
+
+// GetMeta is Get that also returns what the response headers tell about
+// the body's origin.
+func (c *Client) GetMeta(ctx context.Context, path string, query url.Values) ([]byte, Meta, error) {
 	if err := checkPath(path); err != nil {
-		return nil, err
+		return nil, Meta{}, err
 	}
 	target := c.base + path
 	if len(query) > 0 {
@@ -263,18 +306,18 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values) ([]byte
 	for attempt := 0; ; attempt++ {
 		if c.limiter != nil {
 			if err := c.limiter.Wait(ctx); err != nil {
-				return nil, fmt.Errorf("wait for virustotal rate limit before %s: %w", path, err)
+				return nil, Meta{}, fmt.Errorf("wait for virustotal rate limit before %s: %w", path, err)
 			}
 		}
-		body, retryAfter, retry, err := c.once(ctx, target, path, attempt)
+		body, meta, retryAfter, retry, err := c.once(ctx, target, path, attempt)
 		if err == nil {
-			return body, nil
+			return body, meta, nil
 		}
 		if !retry || attempt >= c.maxRetries || ctx.Err() != nil {
-			return nil, err
+			return nil, Meta{}, err
 		}
 		if retryAfter > maxRetryAfter {
-			return nil, err
+			return nil, Meta{}, err
 		}
 
 		delay := backoff(attempt, retryAfter)
@@ -284,7 +327,7 @@ func (c *Client) Get(ctx context.Context, path string, query url.Values) ([]byte
 		c.log.DebugContext(ctx, "virustotal retry", "path", path, "attempt", attempt+1,
 			"delay", delay, "error", err.Error())
 		if serr := c.sleep(ctx, delay); serr != nil {
-			return nil, fmt.Errorf("retry %s: %w (last error: %w)", path, serr, err)
+			return nil, Meta{}, fmt.Errorf("retry %s: %w (last error: %w)", path, serr, err)
 		}
 	}
 }
@@ -302,13 +345,13 @@ func checkPath(path string) error {
 }
 
 // once sends one attempt. retry reports whether the failure is transient.
-func (c *Client) once(ctx context.Context, target, path string, attempt int) (body []byte, retryAfter time.Duration, retry bool, err error) {
+func (c *Client) once(ctx context.Context, target, path string, attempt int) (body []byte, meta Meta, retryAfter time.Duration, retry bool, err error) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, 0, false, fmt.Errorf("build request for virustotal %s: %w", path, err)
+		return nil, Meta{}, 0, false, fmt.Errorf("build request for virustotal %s: %w", path, err)
 	}
 	// An empty body without GetBody makes the GET non-replayable, so the
 	// Transport never resends it by itself on a reused connection that
@@ -341,7 +384,7 @@ func (c *Client) once(ctx context.Context, target, path string, attempt int) (bo
 		// failure is worth another try.
 		var certErr *tls.CertificateVerificationError
 		retry := ctx.Err() == nil && !errors.As(err, &certErr)
-		return nil, 0, retry, fmt.Errorf("get virustotal %s: %w", path, c.scrub(err))
+		return nil, Meta{}, 0, retry, fmt.Errorf("get virustotal %s: %w", path, c.scrub(err))
 	}
 	defer resp.Body.Close()
 	status = resp.StatusCode
@@ -349,19 +392,19 @@ func (c *Client) once(ctx context.Context, target, path string, attempt int) (bo
 	body, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, 0, ctx.Err() == nil, fmt.Errorf("read virustotal %s: %w: %w", path, ErrTruncated, err)
+			return nil, Meta{}, 0, ctx.Err() == nil, fmt.Errorf("read virustotal %s: %w: %w", path, ErrTruncated, err)
 		}
-		return nil, 0, ctx.Err() == nil, fmt.Errorf("read virustotal %s: %w", path, c.scrub(err))
+		return nil, Meta{}, 0, ctx.Err() == nil, fmt.Errorf("read virustotal %s: %w", path, c.scrub(err))
 	}
 	if int64(len(body)) > c.maxBody {
-		return nil, 0, false, fmt.Errorf("read virustotal %s: %w (limit %d bytes)", path, ErrBodyTooLarge, c.maxBody)
+		return nil, Meta{}, 0, false, fmt.Errorf("read virustotal %s: %w (limit %d bytes)", path, ErrBodyTooLarge, c.maxBody)
 	}
 
 	if status >= 200 && status <= 299 {
-		return c.redactBody(body), 0, false, nil
+		return c.redactBody(body), metaOf(resp.Header), 0, false, nil
 	}
 	verr := c.errorFromBody(status, path, resp.Header, body)
-	return nil, verr.RetryAfter, verr.Retryable(), verr
+	return nil, Meta{}, verr.RetryAfter, verr.Retryable(), verr
 }
 
 // scrub removes the key from an error's text in case a transport ever
