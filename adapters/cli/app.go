@@ -15,7 +15,8 @@ import (
 )
 
 // Exit codes. Findings and failures get distinct codes below 126 so shells
-// and schedulers can branch on them.
+// and schedulers can branch on them; an interrupted run gets 130, the code
+// a shell reports for SIGINT.
 const (
 	ExitOK         = 0  // every result CLEAN or UNKNOWN
 	ExitSuspicious = 1  // worst result SUSPICIOUS
@@ -24,6 +25,10 @@ const (
 	ExitUsage      = 64 // bad flags or arguments (sysexits EX_USAGE)
 	ExitIOError    = 74 // output, export or knowledge base could not be written (sysexits EX_IOERR)
 	ExitConfig     = 78 // no API key, bad config, rejected key (sysexits EX_CONFIG)
+	// ExitInterrupted ends a lookup run stopped by SIGINT or SIGTERM, as a
+	// shell reports a command killed by SIGINT, whatever the results
+	// printed before: a script must not read a half run as finished.
+	ExitInterrupted = 130
 )
 
 // Version and Commit are set at build time with -ldflags -X.
@@ -184,6 +189,7 @@ Exit codes of triage and investigate:
   64  usage error
   74  an input file could not be read, or output or an export could not be written
   78  configuration error (no API key, bad config, key rejected)
+  130 interrupted before every IOC was answered (Ctrl-C, SIGTERM)
 
 Environment:
   VT_API_KEY       VirusTotal API key (after -k, before the config file)

@@ -11,7 +11,6 @@ import (
 	"github.com/vex-ioc/vex/core/enrich"
 	"github.com/vex-ioc/vex/core/kb"
 	"github.com/vex-ioc/vex/core/report"
-	"github.com/vex-ioc/vex/core/verdict"
 )
 
 // lookupRun is one triage or investigate run.
@@ -68,8 +67,7 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	stats := r.engine.Stream(ctx, pullSeq(next), req, func(_ int, res enrich.Result) { emit(res) })
 	if ctx.Err() != nil {
 		for in, ok := next(); ok; in, ok = next() {
-			emit(enrich.Result{Input: in, Mode: r.mode, Status: enrich.StatusCancelled,
-				Source: enrich.SourceNone, Verdict: verdict.Unknown, Error: "not looked up: run cancelled"})
+			emit(enrich.Unread(in, r.mode, r.cfg.API.AllowNonRoutable))
 		}
 	}
 	progress.Done()
@@ -129,8 +127,12 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 		a.exit = ExitIncomplete
 		return nil
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && r.totals.Statuses[enrich.StatusCancelled] > 0 {
+		// A signal after the last lookup cut nothing short, so only a run
+		// that left inputs unanswered exits as interrupted.
 		fmt.Fprintln(a.io.Err, "vex: interrupted: printed the results finished so far")
+		a.exit = ExitInterrupted
+		return nil
 	}
 	a.exit = exitCode(r.totals)
 	if len(src.skipped) > 0 && a.exit == ExitOK {
