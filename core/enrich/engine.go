@@ -170,6 +170,15 @@ func (e *Engine) lookup(ctx context.Context, input string, i ioc.IOC, parseErr e
 
 	ck := cache.Key{Mode: string(mode), Type: string(i.Type), Value: i.Value}
 	entry, fresh, cached := e.cached(ctx, ck, req)
+	if mode == Triage && !(cached && fresh) && !req.NoCache {
+		// An investigation holds the object report triage needs, so its
+		// entry answers triage too: a fresh one in preference to a stale
+		// triage entry, and any one when there is no triage entry.
+		ik := cache.Key{Mode: string(Investigate), Type: ck.Type, Value: ck.Value}
+		if ientry, ifresh, icached := e.cached(ctx, ik, req); icached && (ifresh || !cached) {
+			entry, fresh, cached = ientry, ifresh, true
+		}
+	}
 	if cached && fresh && !req.NoCache {
 		e.fill(src, i, entry, SourceCache, &r)
 		return r

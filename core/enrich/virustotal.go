@@ -2,6 +2,7 @@ package enrich
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -139,17 +140,27 @@ func (v *VirusTotal) Decode(i ioc.IOC, rec Record, r *Result) error {
 	if rec.Status == RecordNotFound {
 		return nil
 	}
+	data := rec.Data
 	if rec.Status == RecordOK || rec.Status == RecordPartial {
 		if len(rec.Data) > 0 && rec.Data[0] == '{' && isInvestigation(rec.Data) {
-			return v.decodeInvestigation(i, rec, r)
+			if r.Mode != Triage {
+				return v.decodeInvestigation(i, rec, r)
+			}
+			// Triage served from an investigate cache entry reads only
+			// the object report, so it equals a triage of its own.
+			var inv investigation
+			if err := json.Unmarshal(rec.Data, &inv); err != nil {
+				return fmt.Errorf("decode investigation: %w", err)
+			}
+			data = inv.Object
 		}
 	}
-	obj, ok := vt.DecodeSelected(rec.Data, triageAttributes)
+	obj, ok := vt.DecodeSelected(data, triageAttributes)
 	if !ok {
 		// DecodeObject returns the error, or decodes what the fast
 		// decoder passed over.
 		var err error
-		if obj, err = vt.DecodeObject(rec.Data); err != nil {
+		if obj, err = vt.DecodeObject(data); err != nil {
 			return err
 		}
 	}
