@@ -417,7 +417,7 @@ func (a *app) runWatchlist(ctx context.Context, k *kb.KB, name string, f watchli
 	}
 	defer engine.Close()
 
-	progress := report.NewProgress(a.io.Err, len(members), a.io.ErrTTY && !a.quiet, engine.ETA)
+	progress := a.newProgress(len(members), engine.ETA)
 	rep, err := watchrun.Run(ctx, k, name, progressBatcher{engine, progress}, enrich.Request{NoCache: !f.cache}, a.env.Now())
 	progress.Done()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/vex-ioc/vex/core/config"
 	"github.com/vex-ioc/vex/core/enrich"
@@ -41,7 +42,7 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 		r.writer = discardWriter{} // stdout carries the export alone
 	}
 
-	progress := report.NewProgress(a.io.Err, r.countInputs(src), a.io.ErrTTY && !a.quiet, r.engine.ETA)
+	progress := a.newProgress(r.countInputs(src), r.engine.ETA)
 	var writeErr error
 	emit := func(res enrich.Result) {
 		r.totals.Add(res)
@@ -287,3 +288,20 @@ type discardWriter struct{}
 
 func (discardWriter) Write(enrich.Result) error { return nil }
 func (discardWriter) Close(report.Totals) error { return nil }
+
+// heartbeatEvery is the interval of the status lines a run writes when
+// stderr is no terminal.
+const heartbeatEvery = 30 * time.Second
+
+// newProgress returns the progress report of a run over total inputs: a bar
+// on a terminal, plain status lines every heartbeatEvery otherwise (a cron
+// log then shows a run waiting on the rate limit is alive), nothing with -q.
+func (a *app) newProgress(total int, eta func(int) time.Duration) *report.Progress {
+	switch {
+	case a.quiet:
+		return report.NewProgress(a.io.Err, total, false, eta)
+	case a.io.ErrTTY:
+		return report.NewProgress(a.io.Err, total, true, eta)
+	}
+	return report.NewHeartbeat(a.io.Err, total, heartbeatEvery, eta)
+}

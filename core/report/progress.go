@@ -34,6 +34,12 @@ type Progress struct {
 	paused   bool
 	finished bool
 	now      func() time.Time
+
+	// every is set for a heartbeat (see NewHeartbeat): the interval of its
+	// plain status lines. stop ends its goroutine.
+	every    time.Duration
+	lastBeat time.Time
+	stop     chan struct{}
 }
 
 // progressInterval limits redraws, so a batch served from the cache does not
@@ -51,6 +57,59 @@ const progressBarWidth = 24
 // bar extrapolates from the pace so far.
 func NewProgress(w io.Writer, total int, enabled bool, eta func(remaining int) time.Duration) *Progress {
 	return &Progress{w: w, total: total, enabled: enabled && w != nil, eta: eta, now: time.Now, start: time.Now()}
+}
+
+// NewHeartbeat returns a Progress for a stderr that is no terminal, such as a
+// cron job's log: instead of a bar it writes a plain status line every
+// interval, the first after one interval, so a run that waits on the rate
+// limit for minutes does not look hung. A run shorter than one interval
+// writes nothing. Done stops it.
+func NewHeartbeat(w io.Writer, total int, every time.Duration, eta func(remaining int) time.Duration) *Progress {
+	p := &Progress{w: w, total: total, eta: eta, now: time.Now, start: time.Now(), every: every, stop: make(chan struct{})}
+	if w == nil || every <= 0 {
+		return p
+	}
+	go func() {
+		t := time.NewTicker(every / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				p.beat()
+			}
+		}
+	}()
+	return p
+}
+
+// beat writes the heartbeat line when an interval has passed since the
+// start and since the last line.
+func (p *Progress) beat() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.finished || p.every <= 0 {
+		return
+	}
+	now := p.now()
+	if now.Sub(p.start) < p.every || now.Sub(p.lastBeat) < p.every {
+		return
+	}
+	p.lastBeat = now
+	line := fmt.Sprintf("vex: %d IOCs answered after %s", p.done, now.Sub(p.start).Round(time.Second))
+	if p.total > 0 {
+		line = fmt.Sprintf("vex: %d of %d IOCs answered after %s", p.done, max(p.total, p.done), now.Sub(p.start).Round(time.Second))
+	}
+	if p.malicious > 0 || p.suspicious > 0 {
+		line += fmt.Sprintf(", %d malicious, %d suspicious", p.malicious, p.suspicious)
+	}
+	if remaining := p.total - p.done; remaining > 0 {
+		if d := p.remainingTime(now, remaining); d > 0 {
+			line += "; about " + formatETA(d) + " to go at the rate limit"
+		}
+	}
+	fmt.Fprintln(p.w, line)
 }
 
 // Add counts one finished result and, unless the bar is paused, redraws it
@@ -112,6 +171,9 @@ func (p *Progress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.erase()
+	if p.stop != nil && !p.finished {
+		close(p.stop)
+	}
 	p.finished = true
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vex-ioc/vex/core/enrich"
+	"github.com/vex-ioc/vex/core/verdict"
 )
 
 // lockedBuffer is a bytes.Buffer that a test reads while goroutines write.
@@ -277,5 +278,47 @@ func TestProgressETAFallsBackToPace(t *testing.T) {
 
 	if s := term.String(); !strings.Contains(s, "ETA 10s") {
 		t.Errorf("draw after 1 of 6 in 2s = %q, want ETA 10s from the pace", s)
+	}
+}
+
+// TestHeartbeat checks the status lines written for a stderr that is no
+// terminal (F26 of the new-user pass): nothing during the first interval,
+// then one line per interval with the counts and the time to go.
+func TestHeartbeat(t *testing.T) {
+	var out lockedBuffer
+	p := NewHeartbeat(&out, 10, 30*time.Second, func(remaining int) time.Duration { return time.Duration(remaining) * 15 * time.Second })
+	defer p.Done()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start
+	p.mu.Lock()
+	p.start, p.now = start, func() time.Time { return now }
+	p.mu.Unlock()
+
+	p.Add(enrich.Result{Verdict: verdict.Malicious})
+	now = start.Add(29 * time.Second)
+	p.beat()
+	if s := out.String(); s != "" {
+		t.Fatalf("wrote %q within the first interval, want nothing", s)
+	}
+	now = start.Add(31 * time.Second)
+	p.beat()
+	p.beat()
+	want := "vex: 1 of 10 IOCs answered after 31s, 1 malicious, 0 suspicious; about 2m15s to go at the rate limit\n"
+	if s := out.String(); s != want {
+		t.Fatalf("after 31 s wrote %q, want %q", s, want)
+	}
+	now = start.Add(62 * time.Second)
+	p.beat()
+	if n := strings.Count(out.String(), "\n"); n != 2 {
+		t.Errorf("%d lines after 62 s, want 2:\n%s", n, out.String())
+	}
+	if strings.ContainsAny(out.String(), "\r\x1b") {
+		t.Errorf("heartbeat wrote terminal controls: %q", out.String())
+	}
+	p.Done()
+	now = start.Add(200 * time.Second)
+	p.beat()
+	if n := strings.Count(out.String(), "\n"); n != 2 {
+		t.Errorf("a line after Done")
 	}
 }
