@@ -23,7 +23,7 @@ func ExampleSummaryLine() {
 	totals.Add(enrich.Result{Status: enrich.StatusQuota})
 	totals.Add(enrich.Result{Status: enrich.StatusInvalid})
 	fmt.Println(report.SummaryLine(totals))
-	// Output: 4 IOCs: 1 malicious, 0 suspicious, 1 clean, 1 unknown, 1 invalid; 1 not looked up
+	// Output: 4 IOCs: 1 malicious, 0 suspicious, 1 clean, 1 unknown (1 not looked up), 1 invalid
 }
 
 func ExampleNewWriter() {

@@ -201,12 +201,21 @@ func Count(results []enrich.Result) Totals {
 // "12 IOCs: 2 malicious, 1 suspicious, 5 clean, 3 unknown, 1 invalid; 0 not
 // looked up". A ", N failed" clause follows only when some lookups failed.
 func SummaryLine(t Totals) string {
-	s := fmt.Sprintf("%s: %d malicious, %d suspicious, %d clean, %d unknown, %d invalid; %d not looked up",
-		IOCCount(t.Total), t.Malicious, t.Suspicious, t.Clean, t.Unknown, t.Invalid, t.NotLookedUp)
-	if t.Failed > 0 {
-		s += fmt.Sprintf(", %d failed", t.Failed)
+	// IOCs not looked up or failed have no verdict and count as unknown;
+	// the parenthesis says how many, so no count appears twice.
+	unknown := fmt.Sprintf("%d unknown", t.Unknown)
+	var why []string
+	if t.NotLookedUp > 0 {
+		why = append(why, fmt.Sprintf("%d not looked up", t.NotLookedUp))
 	}
-	return s
+	if t.Failed > 0 {
+		why = append(why, fmt.Sprintf("%d failed", t.Failed))
+	}
+	if len(why) > 0 {
+		unknown += " (" + strings.Join(why, ", ") + ")"
+	}
+	return fmt.Sprintf("%s: %d malicious, %d suspicious, %d clean, %s, %d invalid",
+		IOCCount(t.Total), t.Malicious, t.Suspicious, t.Clean, unknown, t.Invalid)
 }
 
 // IOCCount returns n with the noun in the right number, "1 IOC" or

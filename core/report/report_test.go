@@ -51,11 +51,11 @@ func TestSummaryLine(t *testing.T) {
 		want string
 	}{
 		{"example", Totals{Total: 12, Malicious: 2, Suspicious: 1, Clean: 5, Unknown: 3, Invalid: 1},
-			"12 IOCs: 2 malicious, 1 suspicious, 5 clean, 3 unknown, 1 invalid; 0 not looked up"},
-		{"one ioc", Totals{Total: 1, Clean: 1}, "1 IOC: 0 malicious, 0 suspicious, 1 clean, 0 unknown, 0 invalid; 0 not looked up"},
+			"12 IOCs: 2 malicious, 1 suspicious, 5 clean, 3 unknown, 1 invalid"},
+		{"one ioc", Totals{Total: 1, Clean: 1}, "1 IOC: 0 malicious, 0 suspicious, 1 clean, 0 unknown, 0 invalid"},
 		{"failures", Totals{Total: 4, Unknown: 4, NotLookedUp: 3, Failed: 1},
-			"4 IOCs: 0 malicious, 0 suspicious, 0 clean, 4 unknown, 0 invalid; 3 not looked up, 1 failed"},
-		{"empty", Totals{}, "0 IOCs: 0 malicious, 0 suspicious, 0 clean, 0 unknown, 0 invalid; 0 not looked up"},
+			"4 IOCs: 0 malicious, 0 suspicious, 0 clean, 4 unknown (3 not looked up, 1 failed), 0 invalid"},
+		{"empty", Totals{}, "0 IOCs: 0 malicious, 0 suspicious, 0 clean, 0 unknown, 0 invalid"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
