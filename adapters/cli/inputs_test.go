@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"path/filepath"
 	"strings"
@@ -74,5 +76,28 @@ func TestTriageUnreadableFileFirst(t *testing.T) {
 	}
 	if n := te.fake.Count(""); n != 0 || r.stdout != "" {
 		t.Errorf("%d requests and output %q before the error, want none", n, r.stdout)
+	}
+}
+
+// TestNoKeyHint checks that only commands with --offline suggest it when no
+// key is configured (F31 of the new-user pass: vex serve offered it).
+func TestNoKeyHint(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		offline bool
+	}{
+		{[]string{"triage", "-q", "8.8.8.8"}, true},
+		{[]string{"investigate", "-q", "8.8.8.8"}, true},
+		{[]string{"serve", "--addr", "127.0.0.1:0"}, false},
+	} {
+		var out, errOut bytes.Buffer
+		code := Run(context.Background(), tc.args, IO{In: strings.NewReader(""), Out: &out, Err: &errOut},
+			Env{Home: t.TempDir(), Getenv: func(string) string { return "" }})
+		if code != ExitConfig || !strings.Contains(errOut.String(), "--set-api-key") {
+			t.Errorf("%v: exit %d, stderr %q; want %d and a key hint", tc.args, code, errOut.String(), ExitConfig)
+		}
+		if got := strings.Contains(errOut.String(), "--offline"); got != tc.offline {
+			t.Errorf("%v: hint mentions --offline = %v, want %v:\n%s", tc.args, got, tc.offline, errOut.String())
+		}
 	}
 }

@@ -134,7 +134,7 @@ func (a *app) runLookup(ctx context.Context, mode enrich.Mode, args []string, f 
 		return err
 	}
 
-	key, err := a.apiKey(cfg, f.offline)
+	key, err := a.apiKeyOrOffline(cfg, f.offline)
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (a *app) runLookup(ctx context.Context, mode enrich.Mode, args []string, f 
 // apiKey resolves the key, which only offline runs may go without.
 func (a *app) apiKey(cfg *config.Config, offline bool) (secret.String, error) {
 	if a.apiKeyFlag != "" {
-		fmt.Fprintln(a.io.Err, "vex: warning: a key given with -k is saved in your shell history; prefer VT_API_KEY or 'vex config --set-api-key'")
+		fmt.Fprintln(a.io.Err, "vex: warning: a key given with -k is saved in your shell history and readable by other local users in the process list while vex runs; prefer VT_API_KEY or 'vex config --set-api-key'")
 	}
 	key, _, err := config.ResolveAPIKey(a.apiKeyFlag, a.env.Getenv, cfg)
 	if err != nil && !errors.Is(err, config.ErrNoAPIKey) {
@@ -187,8 +187,22 @@ func (a *app) apiKey(cfg *config.Config, offline bool) (secret.String, error) {
 		return key, &ExitError{
 			Code: ExitConfig,
 			Err:  errors.New("no VirusTotal API key configured"),
-			Hint: "run 'vex config --set-api-key', set VT_API_KEY, or use --offline to answer from the cache",
+			Hint: noKeyHint,
 		}
 	}
 	return key, nil
 }
+
+// apiKeyOrOffline is apiKey for triage and investigate, whose hint may offer
+// --offline; serve and watchlist runs have no such flag.
+func (a *app) apiKeyOrOffline(cfg *config.Config, offline bool) (secret.String, error) {
+	key, err := a.apiKey(cfg, offline)
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Hint == noKeyHint {
+		ee.Hint += ", or use --offline to answer from the cache"
+	}
+	return key, err
+}
+
+// noKeyHint is the hint of a run that needs a key and has none.
+const noKeyHint = "run 'vex config --set-api-key' or set VT_API_KEY"
