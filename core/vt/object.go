@@ -3,6 +3,7 @@ package vt
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -44,7 +45,47 @@ func DecodeObject(body []byte) (*Object, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%w: decode object: \"data\" is missing or not an object", ErrDecode)
 	}
-	return objectFromMap(m, raw), nil
+	o := objectFromMap(m, raw)
+	if err := checkStats(o.Attributes); err != nil {
+		return nil, fmt.Errorf("%w: decode object: %v", ErrDecode, err)
+	}
+	return o, nil
+}
+
+// maxStatCount bounds one last_analysis_stats count. Each engine gives one
+// result per analysis and VirusTotal runs on the order of a hundred engines
+// (an estimate), so a larger count is corrupt data, not a real analysis.
+const maxStatCount = 10000
+
+// checkStats rejects last_analysis_stats counts that no analysis can
+// produce: negative, above maxStatCount or not finite. Such data would
+// otherwise be read as zeros and cached as a valid "too few engines"
+// result. Values that are not numbers are left to the liberal decoding,
+// which reads them as 0.
+func checkStats(attrs Attributes) error {
+	for name, v := range attrs.Map("last_analysis_stats") {
+		var text string
+		switch x := v.(type) {
+		case json.Number:
+			text = x.String()
+		case float64:
+			text = strconv.FormatFloat(x, 'g', -1, 64)
+		case string:
+			text = strings.TrimSpace(x)
+		default:
+			continue
+		}
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			continue
+		}
+		if !(f >= 0 && f <= maxStatCount) {
+			// Both strings come from the network and end up in terminal output.
+			return fmt.Errorf("last_analysis_stats.%s is %s, want a count from 0 to %d",
+				cleanMessage(name, ""), cleanMessage(text, ""), maxStatCount)
+		}
+	}
+	return nil
 }
 
 // decodeData reads body, which must be one JSON object, and returns the raw

@@ -109,6 +109,9 @@ func DecodeSelected(body []byte, attrs *Selection) (*Object, bool) {
 	if a, ok := m["attributes"].(map[string]any); ok {
 		o.Attributes = a
 	}
+	if checkStats(o.Attributes) != nil {
+		return nil, false // DecodeObject returns the error
+	}
 	return o, true
 }
 
