@@ -247,6 +247,23 @@ func (c *Config) CachePath() string {
 	return filepath.Join(c.Cache.DataDir, CacheFile)
 }
 
+// DataDirOpen returns a warning when the data directory exists and users
+// other than its owner may write to it, and "" otherwise. Such a user can
+// replace cached verdicts and edit the knowledge base, so vex warns the way
+// it refuses a config file that others can read.
+func (c *Config) DataDirOpen() string {
+	dir := c.Cache.DataDir
+	if dir == "" {
+		return ""
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o022 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("data directory %s has mode %04o: other users can change cached verdicts and the knowledge base; run chmod 700 %s",
+		dir, fi.Mode().Perm(), dir)
+}
+
 // LedgerPath returns the rate limit ledger file.
 func (c *Config) LedgerPath() string { return filepath.Join(c.Cache.DataDir, LedgerFile) }
 

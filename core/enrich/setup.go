@@ -35,6 +35,9 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 		log = slog.New(slog.DiscardHandler)
 	}
 	var closers []func() error
+	if warning := cfg.DataDirOpen(); warning != "" {
+		log.WarnContext(ctx, warning)
+	}
 
 	store, err := cache.OpenOrNop(ctx, cfg.CachePath(), cache.Options{
 		TTL: cfg.Cache.TTL, NotFoundTTL: cfg.Cache.NotFoundTTL, PartialTTL: cfg.Cache.PartialTTL,
