@@ -272,8 +272,12 @@ func (e *Engine) fetch(ctx context.Context, src Enricher, i ioc.IOC, key cache.K
 			if e.staleWarned.CompareAndSwap(false, true) {
 				level = slog.LevelWarn
 			}
+			attrs := []any{"ioc", i.Value}
+			if !rec.FetchedAt.IsZero() {
+				attrs = append(attrs, "fetched_at", rec.FetchedAt)
+			}
 			e.opt.Logger.Log(ctx, level, "the gateway served an expired entry because VirusTotal failed; "+
-				"reporting it as stale_cache and not caching it", "ioc", i.Value, "fetched_at", rec.FetchedAt)
+				"reporting it as stale_cache and not caching it", attrs...)
 			return answer{rec, rec.FetchedAt}, nil
 		}
 		at := e.opt.Now().UTC()
