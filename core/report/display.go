@@ -278,6 +278,10 @@ func statusText(r enrich.Result) string {
 		text = "offline, not cached"
 	case enrich.StatusQuota:
 		text = "not looked up: quota exhausted"
+		if r.Error == enrich.RateLimitedError {
+			// A per-minute 429: the daily quota may well be untouched.
+			text = r.Error
+		}
 	case enrich.StatusAuth:
 		text = "not looked up: API key rejected"
 	case enrich.StatusFailed:

@@ -13,6 +13,7 @@ func TestStatusTextNoRepeat(t *testing.T) {
 		want string
 	}{
 		{enrich.Result{Status: enrich.StatusQuota, Error: "not looked up: quota exhausted"}, "not looked up: quota exhausted"},
+		{enrich.Result{Status: enrich.StatusQuota, Error: enrich.RateLimitedError}, enrich.RateLimitedError},
 		{enrich.Result{Status: enrich.StatusOfflineMiss, Error: "offline: not in cache"}, "offline, not cached"},
 		{enrich.Result{Status: enrich.StatusInvalid, Error: "leading zeros are ambiguous"}, "invalid: leading zeros are ambiguous"},
 		{enrich.Result{Status: enrich.StatusFailed, Error: "virustotal /files/x: status 500"}, "lookup failed: virustotal /files/x: status 500"},
