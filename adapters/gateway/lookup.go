@@ -67,9 +67,11 @@ func (g *Gateway) fromCache(ctx context.Context, res resource, key cache.Key, al
 	}
 	switch e.Status {
 	case cache.StatusOK:
-		return response{Status: http.StatusOK, Body: e.Data, source: sourceHit}, true
+		return response{Status: http.StatusOK, Body: e.Data, source: sourceHit, fetchedAt: e.FetchedAt}, true
 	case cache.StatusNotFound:
-		return notFound(res).response(sourceHit), true
+		nf := notFound(res).response(sourceHit)
+		nf.fetchedAt = e.FetchedAt
+		return nf, true
 	}
 	return response{}, false
 }

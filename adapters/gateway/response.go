@@ -26,6 +26,9 @@ type response struct {
 	Body       []byte        `json:"body"`
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	source     string
+	// fetchedAt is when a cached answer came from VirusTotal, sent as the
+	// Age header (RFC 9111) so clients date and expire their copy from it.
+	fetchedAt time.Time
 }
 
 func (a response) encode() []byte {
@@ -49,6 +52,9 @@ func (a response) write(w http.ResponseWriter) {
 	h.Set("X-Vex-Cache", a.source)
 	if a.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(a.RetryAfter.Seconds())), 10))
+	}
+	if !a.fetchedAt.IsZero() {
+		h.Set("Age", strconv.FormatInt(int64(max(0, time.Since(a.fetchedAt).Seconds())), 10))
 	}
 	w.WriteHeader(a.Status)
 	_, _ = w.Write(a.Body)

@@ -281,6 +281,11 @@ func (e *Engine) fetch(ctx context.Context, src Enricher, i ioc.IOC, key cache.K
 			return answer{rec, rec.FetchedAt}, nil
 		}
 		at := e.opt.Now().UTC()
+		if !rec.FetchedAt.IsZero() && rec.FetchedAt.Before(at) {
+			// A gateway's cached copy: its entry here expires by this
+			// cache's TTL counted from when VirusTotal was asked.
+			at = rec.FetchedAt
+		}
 		if e.opt.Cache != nil {
 			entry := cache.Entry{Key: key, Status: string(rec.Status), Data: rec.Data, FetchedAt: at}
 			if err := e.opt.Cache.Put(ctx, entry); err != nil {

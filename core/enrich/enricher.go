@@ -48,8 +48,9 @@ type Record struct {
 	// an expired copy because the source itself failed. The engine
 	// reports it as SourceStaleCache and does not cache it.
 	Stale bool
-	// FetchedAt is when a Stale record was fetched from the source, zero
-	// when the intermediary did not send it.
+	// FetchedAt is when an intermediary's cached copy (Stale or not) was
+	// fetched from the source, from its Age header; zero when the record
+	// came straight from the source or the intermediary did not say.
 	FetchedAt time.Time
 }
 

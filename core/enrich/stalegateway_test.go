@@ -85,3 +85,52 @@ func TestGatewayStaleAnswerNotFresh(t *testing.T) {
 		})
 	}
 }
+
+// gatewayHit is a stand-in for a vex serve gateway answering from its
+// cache with the Age of its entry.
+func gatewayHit(t *testing.T, age string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("X-Vex-Cache", "hit")
+		w.Header().Set("Age", age)
+		_, _ = w.Write([]byte(staleObject))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A fresh answer from the gateway's cache keeps the time VirusTotal was
+// asked: the result says when, and the client's cache entry expires by the
+// client's TTL counted from then, so a 23-hour-old gateway entry does not
+// live another full day on every client.
+func TestGatewayHitKeepsFetchTime(t *testing.T) {
+	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+	srv := gatewayHit(t, "82800") // 23 h
+	client, err := vt.New(vt.Config{BaseURL: srv.URL, APIKey: secret.New(testKey), MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cache.Open(context.Background(), filepath.Join(t.TempDir(), "cache.db"),
+		cache.Options{TTL: 24 * time.Hour, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := enrich.New(enrich.Options{
+		Enrichers: []enrich.Enricher{&enrich.VirusTotal{Client: client, Now: func() time.Time { return now }}},
+		Cache:     store,
+		Now:       func() time.Time { return now },
+	})
+
+	r := e.Lookup(context.Background(), "9.9.9.9", enrich.Request{})
+	want := now.Add(-23 * time.Hour)
+	if r.Status != enrich.StatusOK || r.Source != enrich.SourceAPI || !r.FetchedAt.Equal(want) {
+		t.Errorf("status %s source %s fetched_at %v, want ok from api fetched at %v", r.Status, r.Source, r.FetchedAt, want)
+	}
+	key := cache.Key{Mode: string(enrich.Triage), Type: "ipv4", Value: "9.9.9.9"}
+	entry, _, err := store.Get(context.Background(), key)
+	if err != nil || !entry.FetchedAt.Equal(want) || !entry.ExpiresAt.Equal(want.Add(24*time.Hour)) {
+		t.Errorf("cache entry fetched %v expires %v (err %v), want %v and %v", entry.FetchedAt, entry.ExpiresAt, err, want, want.Add(24*time.Hour))
+	}
+}

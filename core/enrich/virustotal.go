@@ -59,7 +59,8 @@ func (v *VirusTotal) Fetch(ctx context.Context, i ioc.IOC, mode Mode) (Record, e
 		return Record{}, v.classify(ctx, err)
 	}
 	rec := Record{Status: RecordOK, Data: envelope(obj.Raw), Stale: meta.Stale}
-	if meta.Stale && meta.HasAge {
+	if meta.HasAge {
+		// A gateway answering from its cache says how old its copy is.
 		rec.FetchedAt = v.now().Add(-meta.Age).UTC()
 	}
 	return rec, nil

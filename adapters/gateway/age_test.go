@@ -1,0 +1,30 @@
+package gateway_test
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestCachedAnswerCarriesAge checks that an answer from the gateway's cache
+// says how old it is (Age, RFC 9111), so a client dates its copy from when
+// VirusTotal was asked instead of from now (F32 of the new-user pass), and
+// that an answer fetched for the request carries none.
+func TestCachedAnswerCarriesAge(t *testing.T) {
+	fake := startFake(t, 0)
+	r := startReplica(t, replicaConfig{fake: fake, perMinute: 100})
+	hc := newHTTPClient()
+	path := iocPaths(1)[0]
+
+	status, _, h := get(t, hc, r.url(), path, tokenBob)
+	if status != http.StatusOK || h.Get("X-Vex-Cache") != "miss" || h.Get("Age") != "" {
+		t.Fatalf("first request: status %d, cache %q, Age %q; want 200, miss and no Age", status, h.Get("X-Vex-Cache"), h.Get("Age"))
+	}
+	time.Sleep(1100 * time.Millisecond)
+	status, _, h = get(t, hc, r.url(), path, tokenBob)
+	age, err := strconv.Atoi(h.Get("Age"))
+	if status != http.StatusOK || h.Get("X-Vex-Cache") != "hit" || err != nil || age < 1 || age > 60 {
+		t.Errorf("second request: status %d, cache %q, Age %q; want 200, hit and an Age of a second or more", status, h.Get("X-Vex-Cache"), h.Get("Age"))
+	}
+}
