@@ -16,6 +16,13 @@ type Enricher interface {
 	Batch(ctx context.Context, inputs []string, req enrich.Request, emit func(i int, r enrich.Result)) enrich.BatchStats
 }
 
+// CachedBatcher is an Enricher that also reads its cache in bulk before it
+// looks the rest up. *enrich.Engine implements it, and the command uses
+// BatchCached when the Enricher has it.
+type CachedBatcher interface {
+	BatchCached(ctx context.Context, inputs []string, req enrich.Request, emit func(i int, r enrich.Result)) enrich.BatchStats
+}
+
 // SharedCache is a result cache that every search head reads and writes,
 // such as the KV store collection. Keys come from Config.CacheKey.
 type SharedCache interface {

@@ -31,7 +31,11 @@ func (c *command) resolve(ctx context.Context) error {
 	req := enrich.Request{Mode: c.args.Mode, Offline: c.args.Offline, MaxAge: c.args.MaxAge, AllowStale: true}
 	toSave := make(map[string]enrich.Result)
 	counts := make(map[enrich.Status]int)
-	stats := c.backend.Enricher.Batch(ctx, rest, req, func(i int, r enrich.Result) {
+	batch := c.backend.Enricher.Batch
+	if cb, ok := c.backend.Enricher.(CachedBatcher); ok {
+		batch = cb.BatchCached
+	}
+	stats := batch(ctx, rest, req, func(i int, r enrich.Result) {
 		c.memo[rest[i]] = renderCells(r)
 		counts[r.Status]++
 		if r.Source == enrich.SourceAPI && r.Status.Enriched() {

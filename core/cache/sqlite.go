@@ -221,10 +221,13 @@ func (s *SQLite) Get(ctx context.Context, k Key) (Entry, bool, error) {
 	}
 	e.FetchedAt = time.UnixMilli(fetched).UTC()
 	e.ExpiresAt = time.UnixMilli(expires).UTC()
+	return e, s.fresh(e, s.opts.Now()), nil
+}
 
-	now := s.opts.Now()
-	fresh := now.Before(e.ExpiresAt) && now.Before(e.FetchedAt.Add(s.opts.ttl(e.Status)))
-	return e, fresh, nil
+// fresh reports whether e is before its ExpiresAt and before its FetchedAt
+// plus the TTL configured now.
+func (s *SQLite) fresh(e Entry, now time.Time) bool {
+	return now.Before(e.ExpiresAt) && now.Before(e.FetchedAt.Add(s.opts.ttl(e.Status)))
 }
 
 // Put stores e, replacing any entry with the same key. A zero FetchedAt
