@@ -10,9 +10,9 @@ import (
 )
 
 // BatchCached enriches inputs and gives each input the Result that Batch
-// would give it, but first reads the cache for all inputs in a few queries
-// when the cache is a cache.BatchGetter, and decodes the fresh entries on
-// every core. Inputs without a fresh entry of their own mode go
+// would give it, but first reads the cache with one query per
+// cachedBatchGroup inputs when the cache is a cache.BatchGetter, and
+// decodes the fresh entries on every core. Inputs without a fresh entry of their own mode go
 // through Batch. emit is called once per input from the calling goroutine:
 // first for the inputs served from the cache in input order, then for
 // the rest in input order.
