@@ -109,7 +109,7 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 		// time is promised.
 		who := "VirusTotal"
 		if r.cfg.API.BaseURL != config.DefaultBaseURL {
-			who = "the API at " + r.cfg.API.BaseURL
+			who = "The API at " + r.cfg.API.BaseURL // starts a sentence
 		}
 		fmt.Fprintf(a.io.Err, "vex: rate-limited: %s not looked up; the results above are kept. "+
 			"%s answered HTTP 429 for its per-minute rate, not for a spent daily quota: "+

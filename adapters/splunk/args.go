@@ -50,6 +50,8 @@ func ParseArgs(list []string) (Args, error) {
 			a.Prefix = value
 			if !validPrefix(value) {
 				err = fmt.Errorf("invalid prefix %q: start with a letter and use letters, digits and underscores, such as vt_", value)
+			} else if f := defaultFieldClash(value); f != "" {
+				err = fmt.Errorf("invalid prefix %q: it would overwrite Splunk's default field %s; use one such as vt_", value, f)
 			}
 		case "offline":
 			a.Offline, err = parseBool(name, value)
@@ -84,6 +86,29 @@ func validPrefix(s string) bool {
 		return false
 	}
 	return validFieldName(s)
+}
+
+// splunkDefaultFields are the fields Splunk sets on every event; an added
+// field must not take one of their names.
+var splunkDefaultFields = map[string]bool{
+	"host": true, "source": true, "sourcetype": true, "index": true, "splunk_server": true,
+	"linecount": true, "punct": true, "eventtype": true, "tag": true, "timestamp": true,
+	"timeendpos": true, "timestartpos": true, "date_hour": true, "date_mday": true,
+	"date_minute": true, "date_month": true, "date_second": true, "date_wday": true,
+	"date_year": true, "date_zone": true,
+}
+
+// defaultFieldClash returns the Splunk default field that prefix followed
+// by an added field's name would be, such as sourcetype for prefix
+// "source", or "" when there is none. Splunk matches field names
+// case-sensitively, and its default fields are lower case.
+func defaultFieldClash(prefix string) string {
+	for _, name := range outputFields {
+		if splunkDefaultFields[prefix+name] {
+			return prefix + name
+		}
+	}
+	return ""
 }
 
 func validFieldName(s string) bool {

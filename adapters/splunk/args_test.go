@@ -10,7 +10,8 @@ import (
 // into Splunk's default field source) or hide the added ones (Splunk treats
 // fields starting with an underscore as internal).
 func TestParseArgsRejectsUnsafePrefix(t *testing.T) {
-	for _, p := range []string{"", "_x", "_", "1x", "vt-", "vt "} {
+	// "source" + "type" is Splunk's default field sourcetype.
+	for _, p := range []string{"", "_x", "_", "1x", "vt-", "vt ", "source"} {
 		_, err := ParseArgs([]string{"field=src_ip", "prefix=" + p})
 		if err == nil || !strings.Contains(err.Error(), "prefix") {
 			t.Errorf("prefix %q: err = %v, want an invalid-prefix error", p, err)
