@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vex-ioc/vex/core/config"
@@ -44,8 +45,12 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 
 	progress := a.newProgress(r.countInputs(src), r.engine.ETA)
 	var writeErr error
+	untrusted := 0
 	emit := func(res enrich.Result) {
 		r.totals.Add(res)
+		if res.Status == enrich.StatusFailed && strings.Contains(res.Error, "x509: ") {
+			untrusted++
+		}
 		if keepAll && (r.keep == nil || r.keep(res)) {
 			r.results = append(r.results, res)
 		}
@@ -89,6 +94,12 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 		return &ExitError{Code: ExitIOError, Err: src.err}
 	}
 	r.reportSkipped(src.skipped)
+	if untrusted > 0 {
+		fmt.Fprintf(a.io.Err, "vex: %s failed because the TLS certificate of %s is not trusted; "+
+			"for a gateway with a certificate from an internal CA, set api.ca_file to that CA's PEM file "+
+			"(vex config --set api.ca_file=PATH) or add the CA to the system's trust store\n",
+			count(untrusted, "lookup", "lookups"), r.cfg.API.BaseURL)
+	}
 	if stats.Stopped == enrich.StatusAuth {
 		who, hint := "virustotal", "check the key with 'vex config --show', then set it with 'vex config --set-api-key'"
 		if r.cfg.API.BaseURL != config.DefaultBaseURL {

@@ -124,6 +124,10 @@ type API struct {
 	// VirusTotal instead of reporting them without a lookup.
 	AllowNonRoutable bool
 	Concurrency      int // lookups in flight in one batch
+	// CAFile is a PEM file of certificate authorities trusted for
+	// base_url on top of the system's, for a vex serve gateway whose
+	// certificate comes from an internal CA. Empty means the system's only.
+	CAFile string
 }
 
 // Cache configures the result cache and the data directory, the [cache]
@@ -562,7 +566,7 @@ func (c *Config) ExpandHome(home string) {
 }
 
 func (c *Config) pathSettings() []*string {
-	return []*string{&c.Cache.DataDir, &c.Cache.Path, &c.Serve.TLSCert, &c.Serve.TLSKey}
+	return []*string{&c.Cache.DataDir, &c.Cache.Path, &c.Serve.TLSCert, &c.Serve.TLSKey, &c.API.CAFile}
 }
 
 // ApplyEnv applies environment overrides: VEX_VT_BASE_URL replaces

@@ -35,6 +35,7 @@ type fileAPI struct {
 	RateLimitWait    Duration `toml:"rate_limit_wait"`
 	AllowNonRoutable bool     `toml:"allow_non_routable"`
 	Concurrency      int      `toml:"concurrency"`
+	CAFile           string   `toml:"ca_file"`
 }
 
 type fileCache struct {
@@ -126,6 +127,7 @@ func newFileConfig(c *Config) *fileConfig {
 			RateLimitWait:    Duration(c.API.RateLimitWait),
 			AllowNonRoutable: c.API.AllowNonRoutable,
 			Concurrency:      c.API.Concurrency,
+			CAFile:           c.API.CAFile,
 		},
 		Cache: fileCache{
 			TTL:         Duration(c.Cache.TTL),
@@ -167,6 +169,7 @@ func (f *fileConfig) config() *Config {
 			RateLimitWait:    time.Duration(f.API.RateLimitWait),
 			AllowNonRoutable: f.API.AllowNonRoutable,
 			Concurrency:      f.API.Concurrency,
+			CAFile:           f.API.CAFile,
 		},
 		Cache: Cache{
 			TTL:         time.Duration(f.Cache.TTL),

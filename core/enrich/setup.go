@@ -2,8 +2,12 @@ package enrich
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"os"
 	"time"
 
 	"github.com/vex-ioc/vex/core/cache"
@@ -65,9 +69,15 @@ func Open(ctx context.Context, cfg *config.Config, key secret.String, opt OpenOp
 	}
 	closers = append(closers, quota.Close)
 
+	hc, err := httpClient(cfg.API.CAFile)
+	if err != nil {
+		closeAll(closers)
+		return nil, err
+	}
 	client, err := vt.New(vt.Config{
 		BaseURL:       cfg.API.BaseURL,
 		APIKey:        key,
+		HTTPClient:    hc,
 		Timeout:       cfg.API.Timeout,
 		MaxRetries:    cfg.API.ClientRetries(),
 		RateLimitWait: cfg.API.RateLimitWait,
@@ -108,4 +118,28 @@ func closeAll(closers []func() error) {
 	for i := len(closers) - 1; i >= 0; i-- {
 		closers[i]()
 	}
+}
+
+// httpClient returns the client for api.base_url: nil (the vt default)
+// without a CA file, else one that also trusts the certificate authorities
+// in caFile, as a vex serve gateway with a certificate from an internal CA
+// needs.
+func httpClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read api.ca_file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("api.ca_file %s holds no PEM certificate: give the CA certificate that signed the server's, in PEM", caFile)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: t}, nil
 }
