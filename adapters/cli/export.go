@@ -34,12 +34,39 @@ func (r *lookupRun) stixBundle() ([]byte, error) {
 			techniques[res.Normalized] = append(techniques[res.Normalized], res.Investigation.Techniques...)
 		}
 	}
-	bundle, err := stix.Build(r.results, stix.Options{
+	opt := stix.Options{
 		IdentityName: r.cfg.STIX.IdentityName,
 		TLP:          r.cfg.STIX.TLP,
 		Now:          r.app.env.Now,
 		Techniques:   techniques,
-	})
+	}
+	if r.kb != nil {
+		// A first pass collects the ids and created times of this export;
+		// the knowledge base keeps the first created time of each id, and
+		// the second pass uses it, so a re-export is a valid new version.
+		proposed := map[string]time.Time{}
+		opt.Created = func(id string, t time.Time) time.Time {
+			if _, ok := proposed[id]; !ok {
+				proposed[id] = t
+			}
+			return t
+		}
+		if _, err := stix.Build(r.results, opt); err != nil {
+			return nil, err
+		}
+		first, err := r.kb.STIXCreated(context.Background(), proposed)
+		if err != nil {
+			r.app.logger.Warn("knowledge base unavailable; STIX objects exported before get a new created time", "error", err)
+			first = proposed
+		}
+		opt.Created = func(id string, t time.Time) time.Time {
+			if f, ok := first[id]; ok {
+				return f
+			}
+			return t
+		}
+	}
+	bundle, err := stix.Build(r.results, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -937,3 +937,47 @@ func TestInvestigatePartialEveryFormat(t *testing.T) {
 		t.Errorf("csv partial cell %q, want the missing sections", got)
 	}
 }
+
+// TestSTIXCreatedStableAcrossExports checks that exporting an IOC again,
+// after a fresh lookup days later, keeps the ids and the created times of
+// the first export, as STIX 2.1 requires of versions of one object
+// (found when F19 of the new-user pass was re-checked).
+func TestSTIXCreatedStableAcrossExports(t *testing.T) {
+	e := newInvEnv(t)
+	created := func(stdout string) map[string]string {
+		var b struct {
+			Objects []struct {
+				ID, Created, Modified string
+			} `json:"objects"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &b); err != nil {
+			t.Fatalf("bundle: %v", err)
+		}
+		m := map[string]string{}
+		for _, o := range b.Objects {
+			if o.Modified != "" && o.Modified < o.Created {
+				t.Errorf("%s: modified %s before created %s", o.ID, o.Modified, o.Created)
+			}
+			m[o.ID] = o.Created
+		}
+		return m
+	}
+	e.now = time.Now()
+	first := e.run(t, "triage", "8.8.8.8", "--stix", "-")
+	time.Sleep(5 * time.Millisecond)
+	e.now = e.now.Add(48 * time.Hour)
+	second := e.run(t, "triage", "--no-cache", "8.8.8.8", "--stix", "-")
+	if first.code != ExitOK || second.code != ExitOK {
+		t.Fatalf("exit %d and %d; stderr %q %q", first.code, second.code, first.stderr, second.stderr)
+	}
+	validateSTIX(t, []byte(second.stdout))
+	a, b := created(first.stdout), created(second.stdout)
+	for id, c := range a {
+		if strings.HasPrefix(id, "marking-definition--") {
+			continue
+		}
+		if b[id] != c {
+			t.Errorf("%s: created %q in the first export, %q in the second", id, c, b[id])
+		}
+	}
+}

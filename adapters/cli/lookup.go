@@ -26,6 +26,9 @@ type lookupRun struct {
 	keep   func(enrich.Result) bool
 	engine *enrich.Engine
 	cfg    *config.Config
+	// kb records when each STIX object was first exported; nil when the
+	// knowledge base is unavailable.
+	kb *kb.KB
 
 	totals  report.Totals
 	results []enrich.Result // kept only when an export needs them

@@ -170,7 +170,7 @@ func (a *app) runLookup(ctx context.Context, mode enrich.Mode, args []string, f 
 	if a.io.ErrTTY && !a.quiet {
 		report.Banner(a.io.Err, Version)
 	}
-	run := lookupRun{app: a, mode: mode, flags: f, writer: w, keep: keep, engine: engine, cfg: cfg}
+	run := lookupRun{app: a, mode: mode, flags: f, writer: w, keep: keep, engine: engine, cfg: cfg, kb: kb}
 	return run.execute(ctx, src)
 }
 

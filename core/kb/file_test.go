@@ -389,8 +389,8 @@ func TestMigrationsAppliedOnce(t *testing.T) {
 	if err := db.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 2 {
-		t.Errorf("schema_migrations rows = %d, want 2", n)
+	if n != 3 {
+		t.Errorf("schema_migrations rows = %d, want 3", n)
 	}
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {

@@ -38,6 +38,12 @@ type Options struct {
 	// Families holds malware family names by normalised IOC. When an IOC
 	// has none, the family in its VirusTotal threat label is used.
 	Families map[string][]string
+	// Created, when set, is called with each object's id and the created
+	// time this export would give it, and returns the time to use. STIX
+	// keeps created the same across an object's versions, so a caller
+	// that records first exports (the CLI uses the knowledge base) returns
+	// the recorded time for an object exported before.
+	Created func(id string, proposed time.Time) time.Time
 }
 
 // tlpMarkings are the TLP 2.0 marking definitions OASIS publishes in
@@ -160,6 +166,9 @@ func (b *builder) add(o Object) Object {
 }
 
 func (b *builder) common(typ, id string, created, modified time.Time) Common {
+	if b.opt.Created != nil {
+		created = b.opt.Created(id, created.UTC().Truncate(time.Millisecond))
+	}
 	if modified.Before(created) {
 		modified = created
 	}
@@ -210,10 +219,9 @@ func exportable(r enrich.Result) bool {
 // entry, or the export time when r was not fetched. An object that
 // several results share keeps the time of the first of them.
 //
-// NOTE: a later export after the cache entry expired gives the same ids a
-// later created time, although STIX expects created to stay the same
-// across versions of an object. Keeping it would need a record of the
-// first export per producer, which vex does not keep.
+// A later export, after the cache entry expired, would give the same ids a
+// later created time, although STIX keeps created the same across versions
+// of an object; Options.Created lets the caller return the first one.
 func (b *builder) createdTime(r enrich.Result) time.Time {
 	t := r.FetchedAt.UTC().Truncate(time.Millisecond)
 	if t.IsZero() || t.After(b.now) {
