@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/vex-ioc/vex/core/vt/vttest"
@@ -99,5 +100,29 @@ func TestNoKeyHint(t *testing.T) {
 		if got := strings.Contains(errOut.String(), "--offline"); got != tc.offline {
 			t.Errorf("%v: hint mentions --offline = %v, want %v:\n%s", tc.args, got, tc.offline, errOut.String())
 		}
+	}
+}
+
+// TestWatchlistRunInterrupted checks that Ctrl-C during a watchlist run
+// exits 130 and says the history is unchanged, instead of exit 3 and an
+// error that blamed the knowledge base.
+func TestWatchlistRunInterrupted(t *testing.T) {
+	te := newTriageEnv(t, vttest.Options{}, triageConfig{concurrency: 1})
+	if r := te.run("", nil, "watchlist", "w", "--add", cleanIP, "--add", unseenHash); r.code != ExitOK {
+		t.Fatalf("watchlist --add: exit %d, stderr %q", r.code, r.stderr)
+	}
+	te.fake.Inject(vttest.Fault{Match: unseenHash, Kind: vttest.Slow, Delay: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for te.fake.Count("") < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+	}()
+	r := te.runCtx(ctx, "", nil, "watchlist", "w", "--run")
+	if r.code != ExitInterrupted || !strings.Contains(r.stderr, "interrupted") || strings.Contains(r.stderr, "knowledge base") {
+		t.Errorf("exit %d, stderr %q; want %d saying it was interrupted", r.code, r.stderr, ExitInterrupted)
 	}
 }

@@ -81,8 +81,9 @@ saves quota when the members were just triaged.
 
 Exit codes of --run: 1 when anything worsened or a new member is
 SUSPICIOUS or MALICIOUS, else 78 when VirusTotal rejected the API key,
-else 3 when some lookups failed, else 0. A progress bar shows on stderr
-when it is a terminal.`,
+else 3 when some lookups failed, else 0; 130 when interrupted, which
+records nothing. A progress bar shows on stderr when it is a terminal,
+and a status line every 30 s when it is not.`,
 		Example: `  vex watchlist apt29 --add evil[.]com --add 203.0.113.7
   vex watchlist apt29 --import report.txt
   vex watchlist apt29                       # list members
@@ -420,6 +421,11 @@ func (a *app) runWatchlist(ctx context.Context, k *kb.KB, name string, f watchli
 	progress := a.newProgress(len(members), engine.ETA)
 	rep, err := watchrun.Run(ctx, k, name, progressBatcher{engine, progress}, enrich.Request{NoCache: !f.cache}, a.env.Now())
 	progress.Done()
+	if ctx.Err() != nil {
+		// Ctrl-C or SIGTERM: the run records verdicts only at its end, so
+		// the list's history is as it was.
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted: no verdict was recorded, so the list's history is unchanged; run it again to compare every member")}
+	}
 	if err != nil {
 		if mapped := kbErr(err); mapped != err {
 			return mapped

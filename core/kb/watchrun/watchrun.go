@@ -114,6 +114,11 @@ func Run(ctx context.Context, k *kb.KB, name string, eng Batcher, req enrich.Req
 		mu.Unlock()
 	})
 	rep.Stopped = stats.Stopped
+	if err := ctx.Err(); err != nil {
+		// An interrupted run records nothing: a change it saw but did not
+		// report would otherwise read as unchanged next time.
+		return rep, fmt.Errorf("run watchlist %q: %w", name, err)
+	}
 
 	// The local data is read here rather than taken from the results, so a
 	// report carries it even from an engine built without the KB.

@@ -295,3 +295,42 @@ func TestRunHistoryPerWatchlist(t *testing.T) {
 		t.Errorf("first run of a new list: previous %+v, want none", rep.Items[0].Previous)
 	}
 }
+
+// cancelAfter runs the batch, then cancels the run's context, as Ctrl-C
+// arriving after the last lookup and before the verdicts are recorded.
+type cancelAfter struct {
+	inner  watchrun.Batcher
+	cancel context.CancelFunc
+}
+
+func (c cancelAfter) Batch(ctx context.Context, inputs []string, req enrich.Request, emit func(int, enrich.Result)) enrich.BatchStats {
+	stats := c.inner.Batch(ctx, inputs, req, emit)
+	c.cancel()
+	return stats
+}
+
+// TestRunInterruptedRecordsNothing checks that an interrupted run keeps the
+// list's history as it was: a change it looked up but never reported must
+// show as a change on the next run (found re-checking the watchlist fixes).
+func TestRunInterruptedRecordsNothing(t *testing.T) {
+	ctx := context.Background()
+	k, src, eng := setup(t)
+	if _, err := k.AddToWatchlist(ctx, "w", "evil.com"); err != nil {
+		t.Fatal(err)
+	}
+	src.set("evil.com", clean)
+	t1 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := watchrun.Run(ctx, k, "w", eng, enrich.Request{}, t1); err != nil {
+		t.Fatal(err)
+	}
+	src.set("evil.com", malicious)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if _, err := watchrun.Run(cctx, k, "w", cancelAfter{eng, cancel}, enrich.Request{NoCache: true}, t1.Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: err = %v, want context.Canceled", err)
+	}
+	rec, _, err := k.LastVerdict(ctx, "w", "evil.com")
+	if err != nil || !rec.At.Equal(t1) {
+		t.Errorf("history after an interrupted run: %+v, %v; want the verdict from %v", rec, err, t1)
+	}
+}
