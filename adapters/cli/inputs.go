@@ -114,7 +114,7 @@ func textReader(r io.Reader, name string) (io.Reader, error) {
 		return br, nil // empty or failing: scanInputs reports it
 	}
 	head, _ := br.Peek(br.Buffered())
-	if bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff}) {
+	if isUTF16(head) {
 		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), nil
 	}
 	if i := bytes.IndexByte(head, 0); i >= 0 {
@@ -122,6 +122,25 @@ func textReader(r io.Reader, name string) (io.Reader, error) {
 			displayName(name), i)
 	}
 	return br, nil
+}
+
+// isUTF16 reports whether head starts with a UTF-16 byte order mark.
+func isUTF16(head []byte) bool {
+	return bytes.HasPrefix(head, []byte{0xff, 0xfe}) || bytes.HasPrefix(head, []byte{0xfe, 0xff})
+}
+
+// decodeUTF16 returns r as UTF-8 when it starts with a UTF-16 byte order
+// mark, and r's bytes unchanged otherwise. Free-text readers (extract,
+// watchlist import) use it: they take any bytes, binary included.
+func decodeUTF16(r io.Reader) io.Reader {
+	br := bufio.NewReaderSize(r, 8*1024)
+	if _, err := br.Peek(1); err != nil {
+		return br
+	}
+	if head, _ := br.Peek(br.Buffered()); isUTF16(head) {
+		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder()))
+	}
+	return br
 }
 
 func displayName(name string) string {

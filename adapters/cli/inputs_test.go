@@ -126,3 +126,22 @@ func TestWatchlistRunInterrupted(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want %d saying it was interrupted", r.code, r.stderr, ExitInterrupted)
 	}
 }
+
+// TestExtractAndImportReadUTF16 checks that vex extract and watchlist
+// --import decode a UTF-16 file as triage -f does (found re-checking F2).
+func TestExtractAndImportReadUTF16(t *testing.T) {
+	te := newTriageEnv(t, vttest.Options{}, triageConfig{})
+	file := writeFile(t, t.TempDir(), "report.txt", utf16File("C2 at "+suspiciousDom+" and "+cleanIP+"\r\n", binary.LittleEndian))
+	r := te.run("", nil, "extract", "-o", "ndjson", file)
+	if r.code != ExitOK || !strings.Contains(r.stdout, suspiciousDom) || !strings.Contains(r.stdout, cleanIP) {
+		t.Errorf("extract: exit %d, stdout %q, stderr %q; want both indicators", r.code, r.stdout, r.stderr)
+	}
+	r = te.run("", nil, "watchlist", "w", "--import", file)
+	if r.code != ExitOK {
+		t.Errorf("import: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = te.run("", nil, "watchlist", "w", "--export")
+	if !strings.Contains(r.stdout, suspiciousDom) || !strings.Contains(r.stdout, cleanIP) {
+		t.Errorf("export after import: %q, want both indicators", r.stdout)
+	}
+}
