@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -143,5 +144,19 @@ func TestExtractAndImportReadUTF16(t *testing.T) {
 	r = te.run("", nil, "watchlist", "w", "--export")
 	if !strings.Contains(r.stdout, suspiciousDom) || !strings.Contains(r.stdout, cleanIP) {
 		t.Errorf("export after import: %q, want both indicators", r.stdout)
+	}
+}
+
+// TestLoopback checks which listeners vex serve warns about when they
+// serve plain HTTP: every address but a loopback one.
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:1": true, "[::1]:1": true, "0.0.0.0:1": false, "[::]:1": false, "192.0.2.1:1": false} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := loopback(a); got != want {
+			t.Errorf("loopback(%s) = %v, want %v", addr, got, want)
+		}
 	}
 }

@@ -103,6 +103,12 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("listen on %s: %w", addr, err), Hint: "set another address with --addr or serve.addr"}
 	}
+	if tlsConfig == nil && !loopback(ln.Addr()) {
+		// Tokens travel in a header: on plain HTTP anyone on the path
+		// reads them.
+		logger.Warn("serving plain HTTP on a non-loopback address: client tokens cross the network in clear text; set serve.tls_cert and serve.tls_key, or put a TLS-terminating proxy in front",
+			"addr", ln.Addr().String())
+	}
 	logger.Info("gateway starting", "addr", ln.Addr().String(), "upstream", cfg.API.BaseURL,
 		"clients", len(cfg.Serve.Tokens), "per_minute", cfg.API.PerMinute, "per_day", cfg.API.PerDay,
 	)
@@ -117,4 +123,10 @@ func (a *app) runServe(ctx context.Context, f serveFlags) error {
 			return err
 		},
 	})
+}
+
+// loopback reports whether addr listens on a loopback address only.
+func loopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }

@@ -1,10 +1,13 @@
 package gateway_test
 
 import (
+	"net"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vex-ioc/vex/adapters/gateway"
 )
 
 // TestCachedAnswerCarriesAge checks that an answer from the gateway's cache
@@ -26,5 +29,26 @@ func TestCachedAnswerCarriesAge(t *testing.T) {
 	age, err := strconv.Atoi(h.Get("Age"))
 	if status != http.StatusOK || h.Get("X-Vex-Cache") != "hit" || err != nil || age < 1 || age > 60 {
 		t.Errorf("second request: status %d, cache %q, Age %q; want 200, hit and an Age of a second or more", status, h.Get("X-Vex-Cache"), h.Get("Age"))
+	}
+}
+
+// TestClientAddr checks the address in the printed base URL: a wildcard
+// listener is named by loopback, which a local script can dial, rather
+// than "[::]" (found in the re-check of the gateway fixes).
+func TestClientAddr(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"0.0.0.0:8443", "127.0.0.1:8443"},
+		{"[::]:8443", "127.0.0.1:8443"},
+		{"127.0.0.1:8443", "127.0.0.1:8443"},
+		{"[::1]:8443", "[::1]:8443"},
+		{"192.0.2.10:8443", "192.0.2.10:8443"},
+	} {
+		a, err := net.ResolveTCPAddr("tcp", tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := gateway.ClientAddr(a); got != tc.want {
+			t.Errorf("ClientAddr(%s) = %s, want %s", tc.in, got, tc.want)
+		}
 	}
 }

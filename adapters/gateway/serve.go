@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strconv"
 	"time"
 )
 
@@ -80,7 +81,7 @@ func Serve(ctx context.Context, ln net.Listener, g *Gateway, opts ServeOptions) 
 	if useTLS {
 		scheme = "https"
 	}
-	baseURL := scheme + "://" + ln.Addr().String() + "/api/v3"
+	baseURL := scheme + "://" + ClientAddr(ln.Addr()) + "/api/v3"
 	log.Info("gateway listening", "url", baseURL)
 	var stopErr error
 	if opts.OnServing != nil {
@@ -147,4 +148,15 @@ func LoadTLS(certFile, keyFile string, log *slog.Logger) (*tls.Config, error) {
 		return nil, fmt.Errorf("load TLS certificate %s and key %s: %w", certFile, keyFile, err)
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// ClientAddr is addr as a client would dial it: a wildcard listener
+// (0.0.0.0 or ::) is named by its loopback address, since "[::]" is no
+// address to connect to.
+func ClientAddr(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return addr.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(tcp.Port))
 }
