@@ -187,7 +187,8 @@ Exit codes of triage and investigate:
   2   worst result MALICIOUS
   3   some IOCs could not be enriched and nothing is SUSPICIOUS or worse
   64  usage error
-  74  an input file could not be read, or output or an export could not be written
+  74  an input file could not be read, or the output, an export or the
+      knowledge base could not be written or used
   78  configuration error (no API key, bad config, key rejected)
   130 interrupted before every IOC was answered (Ctrl-C, SIGTERM)
 
