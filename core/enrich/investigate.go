@@ -135,9 +135,9 @@ func (v *VirusTotal) fetchSection(ctx context.Context, i ioc.IOC, name string) (
 	if err != nil {
 		return rawSection{}, err
 	}
-	// NOTE: Relationship drops list elements that are not JSON objects,
-	// so a list of numbers arrives here empty and reads as "none". Only
-	// objects without a type or id become an error, in decodeInvestigation.
+	// Relationship drops list elements that are not JSON objects and fails
+	// on a page with no object at all; objects without a type or id become
+	// an error in decodeInvestigation.
 	sec := rawSection{Status: SectionOK, Truncated: coll.Truncated}
 	for _, o := range coll.Data {
 		if len(o.Raw) > 0 {

@@ -172,6 +172,11 @@ func decodeCollection(body []byte) (items []Object, meta map[string]any, err err
 			items = append(items, *o)
 		}
 	}
+	if len(items) == 0 && len(raws) > 0 {
+		// A page of nothing but non-objects is not an empty list: read
+		// as one, it would show "none" where the data was unreadable.
+		return nil, nil, fmt.Errorf("%w: decode collection: none of the %d elements of \"data\" is an object", ErrDecode, len(raws))
+	}
 	return items, meta, nil
 }
 

@@ -327,3 +327,30 @@ func FuzzDecodeObject(f *testing.F) {
 		_ = vt.ParseMitreTrees(a)
 	})
 }
+
+// TestRelationshipOfNonObjects checks that a page whose "data" holds no
+// object at all is a decode error, not an empty list that reads as "none"
+// (F21 of the new-user pass), while a page with some objects keeps them.
+func TestRelationshipOfNonObjects(t *testing.T) {
+	for _, tc := range []struct {
+		body  string
+		items int
+		fails bool
+	}{
+		{`{"data":[1,2,3]}`, 0, true},
+		{`{"data":["a",null]}`, 0, true},
+		{`{"data":[1,{"type":"file","id":"x"}]}`, 1, false},
+		{`{"data":[]}`, 0, false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(tc.body))
+		}))
+		c, _ := newClient(t, vt.Config{BaseURL: srv.URL + "/api/v3", MaxRetries: -1})
+		coll, err := c.Relationship(context.Background(), ioc.SHA256, sha, "dropped_files", 10, 10)
+		srv.Close()
+		if tc.fails != (err != nil) || tc.fails && !errors.Is(err, vt.ErrDecode) || !tc.fails && len(coll.Data) != tc.items {
+			t.Errorf("%s: %d items, err %v; want %d items, failure %v", tc.body, len(coll.Data), err, tc.items, tc.fails)
+		}
+	}
+}
