@@ -105,17 +105,7 @@ func Open(ctx context.Context, path string, opt Options) (*KB, error) {
 		return nil, fmt.Errorf("open knowledge base %s: %w", path, err)
 	}
 	k := &KB{db: db, path: path, now: opt.Now}
-	if err := k.checkFile(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	// WAL lets readers run while another process writes. The mode is
-	// stored in the file, so setting it once covers every connection.
-	if _, err := db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
-		db.Close()
-		return nil, k.fail("open", err)
-	}
-	if err := k.migrate(ctx); err != nil {
+	if err := k.setUp(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -133,6 +123,45 @@ func Open(ctx context.Context, path string, opt Options) (*KB, error) {
 	}
 	k.readDB = readDB
 	return k, nil
+}
+
+// setUp checks the file, switches it to WAL and applies migrations. When
+// another process creates the same new file at the same moment, SQLite can
+// answer "database is locked" at once, without its busy timeout (switching
+// the journal mode needs an exclusive lock), so a busy step is retried
+// from the start until busyTimeout has passed.
+func (k *KB) setUp(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := k.setUpOnce(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (k *KB) setUpOnce(ctx context.Context) error {
+	if err := k.checkFile(ctx); err != nil {
+		return err
+	}
+	// WAL lets readers run while another process writes. The mode is
+	// stored in the file, so setting it once covers every connection.
+	if _, err := k.db.ExecContext(ctx, "PRAGMA journal_mode = WAL"); err != nil {
+		return k.fail("open", err)
+	}
+	return k.migrate(ctx)
+}
+
+// isBusy reports whether err is SQLite's "database is locked" or "table is
+// locked".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // Path returns the file the knowledge base lives in.
@@ -215,6 +244,15 @@ func (k *KB) checkFile(ctx context.Context) error {
 		return k.fail("open", err)
 	}
 	if tables > 0 {
+		// Another vex process may have committed the first migration, which
+		// sets the application id, between the two reads above: read the id
+		// again before calling the file foreign.
+		if err := k.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+			return k.fail("open", err)
+		}
+		if appID == applicationID {
+			return k.quickCheck(ctx)
+		}
 		return fmt.Errorf("open knowledge base %s: the file contains %d tables of another program (check the path): %w", k.path, tables, ErrForeign)
 	}
 	return nil
