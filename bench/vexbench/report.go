@@ -247,15 +247,15 @@ the inner loop of P1 and P3), ` + "`BenchmarkDecodeObject`" + ` (core/vt),
     set: its live heap is 40 to 60 MB and Go let it double between
     collections. Peak RSS on the P1 stream: 144 MB to 86 MB.
   - The Splunk command then read the cache in bulk: one query per 500
-    values instead of one per value, and the fresh hits of each group of 256
+    values instead of one per value. The fresh hits of each group of 256 are
     decoded on all cores (` + "`Engine.BatchCached`" + `, checked against the
     per-value path by a test). ` + "`BenchmarkWarmCache`" + ` (200,000 events): 633 ms
     to 398 ms per run, 1.33 M to 1.00 M allocations.
   - What is left in P1: the garbage collector took about 31% of the
     command's CPU under its 64 MiB soft heap limit (the limit that meets
-    P5), then decoding the 10,000 cached objects, a copy of each cache blob
-    by the SQLite driver and another by database/sql, and re-encoding every
-    input field of every event as CSV. Scanning blobs as sql.RawBytes,
+    P5). Next come decoding the 10,000 cached objects, two copies of each
+    cache blob (by the SQLite driver and by database/sql), and re-encoding
+    every input field of every event as CSV. Scanning blobs as sql.RawBytes,
     copying unchanged input rows byte for byte and reusing per-chunk buffers
     would close much of the gap; a higher heap limit would too, at P5's
     expense.
