@@ -117,6 +117,14 @@ var (
 // line that assigns the key, or adds one at the end of the section, or adds
 // the section at the end of the text.
 func setLine(text, section, key, literal string) string {
+	out := setLineIn(text, section, key, literal)
+	if !strings.HasSuffix(out, "\n") {
+		out += "\n" // a text file ends with a newline, whatever it had before
+	}
+	return out
+}
+
+func setLineIn(text, section, key, literal string) string {
 	header := regexp.MustCompile(`^\s*\[\s*` + regexp.QuoteMeta(section) + `\s*\]\s*(#.*)?$`)
 	assign := regexp.MustCompile(`^\s*("?)` + regexp.QuoteMeta(key) + `("?)\s*=`)
 	line := key + " = " + literal

@@ -366,3 +366,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestSetValuesEndsWithNewline checks that a file vex writes ends with a
+// newline, also when the file it edited had none (found in the final
+// README pass).
+func TestSetValuesEndsWithNewline(t *testing.T) {
+	for _, before := range []string{"", "[api]\ntier = \"free\"", "[cache]\nttl = \"1h\""} {
+		path := filepath.Join(t.TempDir(), "config.toml")
+		writeFile(t, path, before, 0o600)
+		if err := SetValues(path, []Setting{{"api.tier", "free"}}); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(path)
+		if !strings.HasSuffix(string(data), "\n") {
+			t.Errorf("from %q: file %q has no final newline", before, data)
+		}
+	}
+}
