@@ -129,6 +129,16 @@ func parseHash(v string) (IOC, string) {
 }
 
 func parseIPv4(v string) (IOC, string) {
+	if strings.HasSuffix(v, ".") {
+		// Counting the empty part after a trailing dot would report "5
+		// numbers" for 9.9.9.9. and "2" for a lone dot.
+		if _, reason := parseIPv4(strings.TrimSuffix(v, ".")); reason == "" {
+			return IOC{}, "an ipv4 address does not end with a dot: drop the dot after " + strconv.Quote(strings.TrimSuffix(v, "."))
+		}
+		if strings.Trim(v, ".") == "" {
+			return IOC{}, "only dots: no address or name"
+		}
+	}
 	if n := strings.Count(v, ".") + 1; n != 4 {
 		return IOC{}, fmt.Sprintf("%d dot-separated numbers: an ipv4 address has 4", n)
 	}

@@ -156,6 +156,11 @@ func TestParseInvalid(t *testing.T) {
 		{"invalid utf-8 url host", "http://acc\xffount.example.net/", "invalid host: not valid UTF-8"},
 		{"octet out of range", "255.256.344.1", "octet 256 out of range 0-255"},
 		{"three parts", "192.168.1", "3 dot-separated numbers: an ipv4 address has 4"},
+		// Reasons name the input's own fault, not the parser's count (F25
+		// of the new-user pass).
+		{"trailing dot", "9.9.9.9.", `an ipv4 address does not end with a dot: drop the dot after "9.9.9.9"`},
+		{"lone dot", ".", "only dots: no address or name"},
+		{"lone fullwidth dot", "．", "only dots: no address or name"},
 		{"pdf not a tld", "invoice.pdf", `not a public top-level domain: "pdf"`},
 		{"exe not a tld", "virus.exe", `not a public top-level domain: "exe"`},
 		{"dll not a tld", "payload.dll", `not a public top-level domain: "dll"`},
