@@ -113,3 +113,20 @@ func TestMetricsToken(t *testing.T) {
 		t.Errorf("healthz without a token: status %d, want 200", rec.Code)
 	}
 }
+
+// TestMetricsTokenNotAClientToken checks that the metrics token cannot be
+// a client's token, which would let every host of that client read the
+// deployment's counters (found in the re-check of the gateway fixes).
+func TestMetricsTokenNotAClientToken(t *testing.T) {
+	fake := startFake(t, 0)
+	cfg := testConfig(replicaConfig{fake: fake, dataDir: tempDir(t), perMinute: 100})
+	cfg.Serve.MetricsToken = cfg.Serve.Tokens[0].Token
+	g, err := gateway.Open(context.Background(), cfg, secretKey(), gateway.OpenOptions{})
+	if err == nil {
+		g.Close()
+		t.Fatal("Open with a client token as metrics token succeeded")
+	}
+	if !strings.Contains(err.Error(), "metrics_token") || strings.Contains(err.Error(), cfg.Serve.Tokens[0].Token.Reveal()) {
+		t.Errorf("error %q: want it to name metrics_token and not show the token", err)
+	}
+}

@@ -179,6 +179,15 @@ func New(opts Options) (*Gateway, error) {
 	if m := opts.MetricsToken.Reveal(); m != "" && m == opts.APIKey.Reveal() {
 		return nil, errors.New("serve.metrics_token is the VirusTotal API key: give the metrics scraper its own token, made with `openssl rand -hex 32`")
 	}
+	if m := opts.MetricsToken.Reveal(); m != "" {
+		// A client token that also reads /metrics would let every host of
+		// that client see the whole deployment's counters.
+		for _, c := range opts.Clients {
+			if c.Token.Reveal() == m {
+				return nil, fmt.Errorf("serve.metrics_token is also the token of client %q: give the metrics scraper its own token, made with `openssl rand -hex 32`", c.Name)
+			}
+		}
+	}
 	if opts.Cache == nil {
 		opts.Cache = cache.Nop{}
 	}
