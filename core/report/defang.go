@@ -30,7 +30,23 @@ func defangInput(r enrich.Result) string {
 	if r.Type.IsHash() || isDefanged(r.Input) {
 		return r.Input
 	}
+	if r.Status == enrich.StatusInvalid {
+		// ioc.Defang leaves what is no indicator unchanged, but an
+		// invalid URL such as one with a bad port is still a live link.
+		return defangLoose(r.Input)
+	}
 	return defang(r.Input)
+}
+
+// defangLoose defangs any text the way analysts do by hand: every dot
+// bracketed, the scheme separator bracketed and http written hxxp.
+func defangLoose(s string) string {
+	s = strings.ReplaceAll(s, ".", "[.]")
+	s = strings.Replace(s, "://", "[://]", 1)
+	if len(s) >= 4 && strings.EqualFold(s[:4], "http") {
+		s = "hxxp" + s[4:]
+	}
+	return s
 }
 
 func isDefanged(s string) bool {
