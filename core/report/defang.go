@@ -30,12 +30,20 @@ func defangInput(r enrich.Result) string {
 	if r.Type.IsHash() || isDefanged(r.Input) {
 		return r.Input
 	}
-	if r.Status == enrich.StatusInvalid {
+	if r.Status == enrich.StatusInvalid && looksLinkable(r.Input) {
 		// ioc.Defang leaves what is no indicator unchanged, but an
 		// invalid URL such as one with a bad port is still a live link.
 		return defangLoose(r.Input)
 	}
 	return defang(r.Input)
+}
+
+// looksLinkable reports whether ticket systems and chat clients would turn
+// s into a link: it has a scheme or starts with www. An invalid bare name
+// such as invoice.pdf ends in no known top-level domain, so they leave it.
+func looksLinkable(s string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	return strings.Contains(s, "://") || strings.HasPrefix(s, "www.")
 }
 
 // defangLoose defangs any text the way analysts do by hand: every dot

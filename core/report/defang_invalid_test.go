@@ -13,7 +13,9 @@ func TestDefangInvalidInput(t *testing.T) {
 	for in, want := range map[string]string{
 		"http://evil.example.com:99999/x": "hxxp[://]evil[.]example[.]com:99999/x",
 		"HTTPS://bad..example.com/":       "hxxpS[://]bad[.][.]example[.]com/",
-		"10.0.0.256":                      "10[.]0[.]0[.]256",
+		"www.bad..example.com":            "www[.]bad[.][.]example[.]com",
+		"10.0.0.256":                      "10.0.0.256",
+		"invoice.pdf":                     "invoice.pdf",
 		"hxxp://evil[.]com:0/":            "hxxp://evil[.]com:0/",
 		"not-an-ioc!":                     "not-an-ioc!",
 	} {
