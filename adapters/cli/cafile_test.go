@@ -15,7 +15,7 @@ import (
 )
 
 // TestCAFileTrustsGateway checks a gateway whose certificate the system
-// does not trust (F20 of the new-user pass): without api.ca_file the run
+// does not trust: without api.ca_file the run
 // says which setting fixes it, and with it the lookups succeed.
 func TestCAFileTrustsGateway(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -27,7 +27,7 @@ func utf16File(s string, order binary.ByteOrder) []byte {
 
 // TestTriageInputEncodings checks lists saved as UTF-16 on Windows, which
 // are read as text, and binary files, which are refused instead of being
-// read as thousands of garbage lines (F2 of the new-user pass).
+// read as thousands of garbage lines.
 func TestTriageInputEncodings(t *testing.T) {
 	te := newTriageEnv(t, vttest.Options{}, triageConfig{})
 	dir := t.TempDir()
@@ -68,8 +68,7 @@ func TestTriageInputEncodings(t *testing.T) {
 }
 
 // TestTriageUnreadableFileFirst checks that a missing -f file fails the run
-// before any lookup, so the inputs before it spend no quota (F31 of the
-// new-user pass).
+// before any lookup, so the inputs before it spend no quota.
 func TestTriageUnreadableFileFirst(t *testing.T) {
 	te := newTriageEnv(t, vttest.Options{}, triageConfig{})
 	r := te.run("", nil, "triage", "-o", "ndjson", cleanIP, "-f", filepath.Join(t.TempDir(), "absent.txt"))
@@ -82,7 +81,7 @@ func TestTriageUnreadableFileFirst(t *testing.T) {
 }
 
 // TestNoKeyHint checks that only commands with --offline suggest it when no
-// key is configured (F31 of the new-user pass: vex serve offered it).
+// key is configured: vex serve has no --offline.
 func TestNoKeyHint(t *testing.T) {
 	for _, tc := range []struct {
 		args    []string
@@ -129,7 +128,7 @@ func TestWatchlistRunInterrupted(t *testing.T) {
 }
 
 // TestExtractAndImportReadUTF16 checks that vex extract and watchlist
-// --import decode a UTF-16 file as triage -f does (found re-checking F2).
+// --import decode a UTF-16 file as triage -f does.
 func TestExtractAndImportReadUTF16(t *testing.T) {
 	te := newTriageEnv(t, vttest.Options{}, triageConfig{})
 	file := writeFile(t, t.TempDir(), "report.txt", utf16File("C2 at "+suspiciousDom+" and "+cleanIP+"\r\n", binary.LittleEndian))

@@ -940,8 +940,7 @@ func TestInvestigatePartialEveryFormat(t *testing.T) {
 
 // TestSTIXCreatedStableAcrossExports checks that exporting an IOC again,
 // after a fresh lookup days later, keeps the ids and the created times of
-// the first export, as STIX 2.1 requires of versions of one object
-// (found when F19 of the new-user pass was re-checked).
+// the first export, as STIX 2.1 requires of versions of one object.
 func TestSTIXCreatedStableAcrossExports(t *testing.T) {
 	e := newInvEnv(t)
 	created := func(stdout string) map[string]string {

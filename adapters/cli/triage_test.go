@@ -496,7 +496,7 @@ func TestTriageCancelMidBatch(t *testing.T) {
 		inputs = append(inputs, fmt.Sprintf("%064x", 0xc0+i))
 	}
 	// Inputs that need no lookup keep their own status when the run stops
-	// before them (F7 of the new-user pass).
+	// before them.
 	inputs = append(inputs, "not-an-ioc!", "10.20.30.40")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

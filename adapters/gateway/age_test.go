@@ -12,7 +12,7 @@ import (
 
 // TestCachedAnswerCarriesAge checks that an answer from the gateway's cache
 // says how old it is (Age, RFC 9111), so a client dates its copy from when
-// VirusTotal was asked instead of from now (F32 of the new-user pass), and
+// VirusTotal was asked instead of from now, and
 // that an answer fetched for the request carries none.
 func TestCachedAnswerCarriesAge(t *testing.T) {
 	fake := startFake(t, 0)
@@ -34,7 +34,7 @@ func TestCachedAnswerCarriesAge(t *testing.T) {
 
 // TestClientAddr checks the address in the printed base URL: a wildcard
 // listener is named by loopback, which a local script can dial, rather
-// than "[::]" (found in the re-check of the gateway fixes).
+// than "[::]".
 func TestClientAddr(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"0.0.0.0:8443", "127.0.0.1:8443"},

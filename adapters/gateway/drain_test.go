@@ -116,7 +116,7 @@ func TestMetricsToken(t *testing.T) {
 
 // TestMetricsTokenNotAClientToken checks that the metrics token cannot be
 // a client's token, which would let every host of that client read the
-// deployment's counters (found in the re-check of the gateway fixes).
+// deployment's counters.
 func TestMetricsTokenNotAClientToken(t *testing.T) {
 	fake := startFake(t, 0)
 	cfg := testConfig(replicaConfig{fake: fake, dataDir: tempDir(t), perMinute: 100})

@@ -145,8 +145,8 @@ func runP1(ctx context.Context, e *env) (row, error) {
 			bare = fmt.Sprintf("it would need enrichment at %.0f%% of our bare pass-through speed, which is %.1fx the SDK pass-through", 100*20/(pass/sdk), pass/sdk)
 		}
 		r.Why = fmt.Sprintf("enrichment runs at %.2f of the pass-through speed. On top of the pass-through's parsing and writing, the command "+
-			"starts its engine (config, SQLite cache and ledger, the key from splunkd) and reads the %d distinct IPs from the SQLite "+
-			"cache 256 per query (about 11 µs each in BenchmarkGetMany). It decodes the triage fields of each stored VirusTotal object "+
+			"starts its engine (config, SQLite cache and ledger, the key from splunkd). It reads the %d distinct IPs from the SQLite "+
+			"cache 256 per query (about 11 µs each in BenchmarkGetMany), decodes the triage fields of each stored VirusTotal object "+
 			"(about 20 µs, on both cores) and adds 16 vt_* fields and their __mv_ partners to every event. In a perf profile of the "+
 			"command taken before the reads were split into groups, about a third of its CPU time was the garbage collector "+
 			"working under the 64 MiB soft heap limit. As for the "+

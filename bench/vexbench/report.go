@@ -226,7 +226,7 @@ the inner loop of P1 and P3), ` + "`BenchmarkDecodeObject`" + ` (core/vt),
   load average near 3.5 and the figure in the table in a run near 7.5, so
   the row figures on this shared machine move more with its load than with
   the change; the Go benchmark medians are the comparison.
-- The second round (this session) went after what was left, medians of 6
+- A second round went after what was left, medians of 6
   by hand on the same machine at load 5 to 10, before and after:
   - The knowledge base took SQLite's write lock for every read, because
     mattn/go-sqlite3 applies ` + "`_txlock=immediate`" + ` to every transaction, so

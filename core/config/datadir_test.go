@@ -8,7 +8,7 @@ import (
 )
 
 // TestDataDirOpen checks the warning about a data directory that users
-// other than its owner may write (F31 of the new-user pass).
+// other than its owner may write.
 func TestDataDirOpen(t *testing.T) {
 	for _, tc := range []struct {
 		mode os.FileMode

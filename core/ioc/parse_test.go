@@ -19,8 +19,7 @@ func TestParse(t *testing.T) {
 		{"colon bracket scheme", "http[:]//example.com/a", URL, "http://example.com/a", nil},
 		{"bracketed scheme separator", "hxxps[://]example[.]net", URL, "https://example.net", nil},
 		{"paren dot word", "example(dot)com", Domain, "example.com", nil},
-		// RFC 3986 brackets around an IPv6 host are not defang brackets
-		// (F17 of the new-user pass).
+		// RFC 3986 brackets around an IPv6 host are not defang brackets.
 		{"ipv6 url without port", "http://[2620:fe::fe]/x", URL, "http://[2620:fe::fe]/x", nil},
 		{"ipv6 url doh", "https://[2001:4860:4860::8888]/dns-query", URL, "https://[2001:4860:4860::8888]/dns-query", nil},
 		{"ipv6 url bare host", "http://[2620:fe::fe]", URL, "http://[2620:fe::fe]", nil},
@@ -150,14 +149,13 @@ func TestParseInvalid(t *testing.T) {
 		{"39 hex", "944233262bb95bbb7456314e14c56fb36200e09", "39 hex characters: not a known hash length"},
 		{"leading zeros", "192.168.001.1", "leading zeros are ambiguous"},
 		// An invalid byte must not become U+FFFD and then a real punycode
-		// name (F1 of the new-user pass).
+		// name.
 		{"invalid utf-8 domain", "acc\xffount.example.net", "not valid UTF-8"},
 		{"invalid utf-8 label", "\xc3\x28.example.com", "not valid UTF-8"},
 		{"invalid utf-8 url host", "http://acc\xffount.example.net/", "invalid host: not valid UTF-8"},
 		{"octet out of range", "255.256.344.1", "octet 256 out of range 0-255"},
 		{"three parts", "192.168.1", "3 dot-separated numbers: an ipv4 address has 4"},
-		// Reasons name the input's own fault, not the parser's count (F25
-		// of the new-user pass).
+		// Reasons name the input's own fault, not the parser's count.
 		{"trailing dot", "9.9.9.9.", `an ipv4 address does not end with a dot: drop the dot after "9.9.9.9"`},
 		{"lone dot", ".", "only dots: no address or name"},
 		{"lone fullwidth dot", "．", "only dots: no address or name"},

@@ -7,8 +7,8 @@ import (
 )
 
 // TestDefangInvalidInput checks that --defang also defangs an input that is
-// no valid indicator, which can still be a live link (found in the re-check
-// of the --defang fix), and keeps an input typed defanged as it is.
+// no valid indicator but would become a link, and keeps an input typed
+// defanged as it is.
 func TestDefangInvalidInput(t *testing.T) {
 	for in, want := range map[string]string{
 		"http://evil.example.com:99999/x": "hxxp[://]evil[.]example[.]com:99999/x",

@@ -282,7 +282,7 @@ func TestProgressETAFallsBackToPace(t *testing.T) {
 }
 
 // TestHeartbeat checks the status lines written for a stderr that is no
-// terminal (F26 of the new-user pass): nothing during the first interval,
+// terminal: nothing during the first interval,
 // then one line per interval with the counts and the time to go.
 func TestHeartbeat(t *testing.T) {
 	var out lockedBuffer

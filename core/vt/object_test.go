@@ -329,8 +329,8 @@ func FuzzDecodeObject(f *testing.F) {
 }
 
 // TestRelationshipOfNonObjects checks that a page whose "data" holds no
-// object at all is a decode error, not an empty list that reads as "none"
-// (F21 of the new-user pass), while a page with some objects keeps them.
+// object at all is a decode error, not an empty list that reads as "none",
+// while a page with some objects keeps them.
 func TestRelationshipOfNonObjects(t *testing.T) {
 	for _, tc := range []struct {
 		body  string

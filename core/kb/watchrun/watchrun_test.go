@@ -311,7 +311,7 @@ func (c cancelAfter) Batch(ctx context.Context, inputs []string, req enrich.Requ
 
 // TestRunInterruptedRecordsNothing checks that an interrupted run keeps the
 // list's history as it was: a change it looked up but never reported must
-// show as a change on the next run (found re-checking the watchlist fixes).
+// show as a change on the next run.
 func TestRunInterruptedRecordsNothing(t *testing.T) {
 	ctx := context.Background()
 	k, src, eng := setup(t)
