@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/vex-ioc/vex/adapters/splunk"
 	"github.com/vex-ioc/vex/core/config"
 )
@@ -45,6 +47,10 @@ splunkd runs as. See the app's README for installation.
 func main() {
 	if len(os.Args) > 1 {
 		os.Exit(byHand(os.Args[1:]))
+	}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		// splunkd always pipes stdin, so a terminal means a person.
+		fmt.Fprintln(os.Stderr, "vex-splunk-cmd: waiting for splunkd's chunked protocol on stdin; Splunk starts this command for | vex (see --help, Ctrl-D to end)")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx)
