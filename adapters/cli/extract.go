@@ -206,7 +206,7 @@ func (a *app) extractFile(ctx context.Context, name string, opt ioc.ExtractOptio
 	if r == nil {
 		return usageErr("no input: give a FILE or pipe text to standard input")
 	}
-	if err := ioc.Extract(ctxReader{ctx, decodeUTF16(r)}, opt, emit); err != nil {
+	if err := ioc.Extract(ctxReader{ctx, textOf(r)}, opt, emit); err != nil {
 		var tooLong *ioc.LineTooLongError
 		if errors.As(err, &tooLong) {
 			tooLong.Option = "--max-line-bytes"

@@ -109,19 +109,21 @@ func (s *inputSource) readFile(name string, yield func(string) bool) bool {
 // first read returns are checked, so a pipe that delivers lines one by one
 // is not held up.
 func textReader(r io.Reader, name string) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 8*1024)
-	if _, err := br.Peek(1); err != nil {
-		return br, nil // empty or failing: scanInputs reports it
-	}
-	head, _ := br.Peek(br.Buffered())
+	text, head := decodeUTF16(r)
 	if isUTF16(head) {
-		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), nil
+		return text, nil
 	}
 	if i := bytes.IndexByte(head, 0); i >= 0 {
 		return nil, fmt.Errorf("read %s: a binary file (a NUL byte at offset %d), not a list of IOCs; to find indicators in it, run vex extract on it and triage the result",
 			displayName(name), i)
 	}
-	return br, nil
+	return text, nil
+}
+
+// textOf is decodeUTF16 without the first bytes.
+func textOf(r io.Reader) io.Reader {
+	text, _ := decodeUTF16(r)
+	return text
 }
 
 // isUTF16 reports whether head starts with a UTF-16 byte order mark.
@@ -130,17 +132,19 @@ func isUTF16(head []byte) bool {
 }
 
 // decodeUTF16 returns r as UTF-8 when it starts with a UTF-16 byte order
-// mark, and r's bytes unchanged otherwise. Free-text readers (extract,
-// watchlist import) use it: they take any bytes, binary included.
-func decodeUTF16(r io.Reader) io.Reader {
+// mark, and r's bytes unchanged otherwise, with the bytes of the first read
+// for further checks. Free-text readers (extract, watchlist import) use it
+// alone, because they take any bytes, binary included.
+func decodeUTF16(r io.Reader) (io.Reader, []byte) {
 	br := bufio.NewReaderSize(r, 8*1024)
 	if _, err := br.Peek(1); err != nil {
-		return br
+		return br, nil // empty or failing: the reader reports it
 	}
-	if head, _ := br.Peek(br.Buffered()); isUTF16(head) {
-		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder()))
+	head, _ := br.Peek(br.Buffered())
+	if isUTF16(head) {
+		return transform.NewReader(br, unicode.BOMOverride(unicode.UTF8.NewDecoder())), head
 	}
-	return br
+	return br, head
 }
 
 func displayName(name string) string {

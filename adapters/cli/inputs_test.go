@@ -25,6 +25,25 @@ func utf16File(s string, order binary.ByteOrder) []byte {
 	return out
 }
 
+// checkLookupRun checks a lookup run's exit code, the normalised values it
+// printed, in order, and a part of its stderr.
+func checkLookupRun(t *testing.T, r runResult, code int, inputs []string, inErr string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("exit %d, want %d; stderr:\n%s", r.code, code, r.stderr)
+	}
+	var got []string
+	for _, res := range parseNDJSON(t, r.stdout) {
+		got = append(got, res.Normalized)
+	}
+	if strings.Join(got, " ") != strings.Join(inputs, " ") {
+		t.Errorf("looked up %q, want %q", got, inputs)
+	}
+	if !strings.Contains(r.stderr, inErr) {
+		t.Errorf("stderr lacks %q:\n%s", inErr, r.stderr)
+	}
+}
+
 // TestTriageInputEncodings checks lists saved as UTF-16 on Windows, which
 // are read as text, and binary files, which are refused instead of being
 // read as thousands of garbage lines.
@@ -50,19 +69,7 @@ func TestTriageInputEncodings(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := te.run("", nil, append([]string{"triage", "-o", "ndjson"}, tc.args...)...)
-			if r.code != tc.code {
-				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, tc.code, r.stderr)
-			}
-			var got []string
-			for _, res := range parseNDJSON(t, r.stdout) {
-				got = append(got, res.Normalized)
-			}
-			if strings.Join(got, " ") != strings.Join(tc.inputs, " ") {
-				t.Errorf("looked up %q, want %q", got, tc.inputs)
-			}
-			if !strings.Contains(r.stderr, tc.inErr) {
-				t.Errorf("stderr lacks %q:\n%s", tc.inErr, r.stderr)
-			}
+			checkLookupRun(t, r, tc.code, tc.inputs, tc.inErr)
 		})
 	}
 }

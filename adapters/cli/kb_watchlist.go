@@ -266,7 +266,7 @@ func (a *app) importIOCs(ctx context.Context, name string) ([]string, error) {
 	}
 
 	var found []string
-	limited := &io.LimitedReader{R: decodeUTF16(r), N: maxImportBytes + 1}
+	limited := &io.LimitedReader{R: textOf(r), N: maxImportBytes + 1}
 	err := ioc.Extract(limited, ioc.ExtractOptions{}, func(m ioc.Match) error {
 		if err := ctx.Err(); err != nil {
 			return err

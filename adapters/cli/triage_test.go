@@ -466,19 +466,7 @@ func TestTriageInputs(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := te.run(tc.stdin, nil, append([]string{"triage", "-o", "ndjson"}, tc.args...)...)
-			if r.code != tc.code {
-				t.Errorf("exit %d, want %d; stderr:\n%s", r.code, tc.code, r.stderr)
-			}
-			var got []string
-			for _, res := range parseNDJSON(t, r.stdout) {
-				got = append(got, res.Normalized)
-			}
-			if strings.Join(got, " ") != strings.Join(tc.inputs, " ") {
-				t.Errorf("looked up %q, want %q", got, tc.inputs)
-			}
-			if !strings.Contains(r.stderr, tc.inErr) {
-				t.Errorf("stderr lacks %q:\n%s", tc.inErr, r.stderr)
-			}
+			checkLookupRun(t, r, tc.code, tc.inputs, tc.inErr)
 			if tc.name == "long line" && strings.Contains(r.stderr, "aaaaaaaa") {
 				t.Errorf("error quotes the line's contents:\n%.300s", r.stderr)
 			}

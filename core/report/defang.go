@@ -79,14 +79,10 @@ func defangResult(r enrich.Result) enrich.Result {
 	r.Input = defangInput(r)
 	r.Normalized = defang(r.Normalized)
 	r.Summary.FinalURL = defang(r.Summary.FinalURL)
-	if len(r.Timeline) > 0 {
-		events := make([]timeline.Event, len(r.Timeline))
-		for i, ev := range r.Timeline {
-			ev.IOC = defang(ev.IOC)
-			events[i] = ev
-		}
-		r.Timeline = events
-	}
+	r.Timeline = mapped(r.Timeline, func(ev timeline.Event) timeline.Event {
+		ev.IOC = defang(ev.IOC)
+		return ev
+	})
 	if r.Investigation != nil {
 		inv := *r.Investigation
 		inv.Sections = defangSections(inv.Sections)
@@ -97,19 +93,10 @@ func defangResult(r enrich.Result) enrich.Result {
 }
 
 func defangSections(sections []enrich.Section) []enrich.Section {
-	out := make([]enrich.Section, len(sections))
-	for i, s := range sections {
-		items := make([]enrich.Related, len(s.Items))
-		for j, it := range s.Items {
-			items[j] = defangRelated(it)
-		}
-		if s.Items == nil {
-			items = nil
-		}
-		s.Items = items
-		out[i] = s
-	}
-	return out
+	return mapped(sections, func(s enrich.Section) enrich.Section {
+		s.Items = mapped(s.Items, defangRelated)
+		return s
+	})
 }
 
 // defangRelated defangs the IOC values of a related object: its id (a
@@ -135,14 +122,10 @@ func defangRelated(it enrich.Related) enrich.Related {
 }
 
 func defangDetails(d enrich.Details) enrich.Details {
-	if len(d.DNSRecords) > 0 {
-		records := make([]enrich.DNSRecord, len(d.DNSRecords))
-		for i, rec := range d.DNSRecords {
-			rec.Value = defang(rec.Value)
-			records[i] = rec
-		}
-		d.DNSRecords = records
-	}
+	d.DNSRecords = mapped(d.DNSRecords, func(rec enrich.DNSRecord) enrich.DNSRecord {
+		rec.Value = defang(rec.Value)
+		return rec
+	})
 	if d.Behaviour != nil {
 		b := *d.Behaviour
 		b.DNSLookups = defangAll(b.DNSLookups)
@@ -152,13 +135,17 @@ func defangDetails(d enrich.Details) enrich.Details {
 	return d
 }
 
-func defangAll(values []string) []string {
-	if values == nil {
-		return nil
+func defangAll(values []string) []string { return mapped(values, defang) }
+
+// mapped returns a new slice with f applied to each element of s, or s
+// itself when it is empty, so the caller's slice is never written.
+func mapped[T any](s []T, f func(T) T) []T {
+	if len(s) == 0 {
+		return s
 	}
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = defang(v)
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = f(v)
 	}
 	return out
 }
