@@ -15,8 +15,8 @@ import (
 )
 
 // TestCAFileTrustsGateway checks a gateway whose certificate the system
-// does not trust: without api.ca_file the run
-// says which setting fixes it, and with it the lookups succeed.
+// does not trust. Without api.ca_file the run names the setting that fixes
+// it, and with it the lookups succeed.
 func TestCAFileTrustsGateway(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

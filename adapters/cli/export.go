@@ -41,8 +41,8 @@ func (r *lookupRun) stixBundle() ([]byte, error) {
 		Techniques:   techniques,
 	}
 	if r.kb != nil {
-		// A first pass collects the ids and created times of this export;
-		// the knowledge base keeps the first created time of each id, and
+		// A first pass collects the ids and created times of this export.
+		// The knowledge base keeps the first created time of each id, and
 		// the second pass uses it, so a re-export is a valid new version.
 		proposed := map[string]time.Time{}
 		opt.Created = func(id string, t time.Time) time.Time {

@@ -111,7 +111,7 @@ func TestNoKeyHint(t *testing.T) {
 }
 
 // TestWatchlistRunInterrupted checks that Ctrl-C during a watchlist run
-// exits 130 and says the history is unchanged, instead of exit 3 and an
+// exits 130 and reports the history as unchanged, instead of exit 3 and an
 // error that blamed the knowledge base.
 func TestWatchlistRunInterrupted(t *testing.T) {
 	te := newTriageEnv(t, vttest.Options{}, triageConfig{concurrency: 1})

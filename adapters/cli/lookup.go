@@ -119,8 +119,8 @@ func (r *lookupRun) execute(ctx context.Context, src *inputSource) error {
 	}
 	switch {
 	case stats.Stopped == enrich.StatusQuota && stats.RateLimited:
-		// A per-minute 429 says nothing about the daily quota, so no reset
-		// time is promised.
+		// A per-minute 429 tells nothing about the daily quota, so the
+		// message gives no reset time.
 		who := "VirusTotal"
 		if r.cfg.API.BaseURL != config.DefaultBaseURL {
 			who = "The API at " + r.cfg.API.BaseURL // starts a sentence

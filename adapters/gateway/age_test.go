@@ -10,11 +10,11 @@ import (
 	"github.com/vex-ioc/vex/adapters/gateway"
 )
 
-// TestCachedAnswerCarriesAge checks that an answer from the gateway's cache
-// says how old it is (Age, RFC 9111), so a client dates its copy from when
-// VirusTotal was asked instead of from now, and
-// that an answer fetched for the request carries none.
-func TestCachedAnswerCarriesAge(t *testing.T) {
+// TestCachedResponseCarriesAge checks that a response from the gateway's
+// cache carries its age (Age, RFC 9111), so a client dates its copy from
+// the VirusTotal request instead of from now. A response fetched for the
+// request carries none.
+func TestCachedResponseCarriesAge(t *testing.T) {
 	fake := startFake(t, 0)
 	r := startReplica(t, replicaConfig{fake: fake, perMinute: 100})
 	hc := newHTTPClient()

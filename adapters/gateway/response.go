@@ -26,8 +26,8 @@ type response struct {
 	Body       []byte        `json:"body"`
 	RetryAfter time.Duration `json:"retry_after,omitempty"`
 	source     string
-	// fetchedAt is when a cached answer came from VirusTotal, sent as the
-	// Age header (RFC 9111) so clients date and expire their copy from it.
+	// fetchedAt is when a cached response came from VirusTotal. It is sent
+	// as the Age header (RFC 9111), so clients date and expire their copy.
 	fetchedAt time.Time
 }
 

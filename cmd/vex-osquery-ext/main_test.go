@@ -375,7 +375,7 @@ func TestRejectsUnknownFlagAndMissingSocket(t *testing.T) {
 	}
 }
 
-// TestHelp checks that --help says what the binary is and exits 0, as an
+// TestHelp checks that --help describes the binary and exits 0, as an
 // osquery admin who runs it by hand expects.
 func TestHelp(t *testing.T) {
 	for _, flag := range []string{"--help", "-h"} {

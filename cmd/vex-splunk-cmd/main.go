@@ -58,7 +58,8 @@ func main() {
 	os.Exit(code)
 }
 
-// byHand answers a run with arguments: help, the version, or a usage error.
+// byHand handles a run with arguments: it prints help or the version, or
+// reports a usage error.
 func byHand(args []string) int {
 	switch args[0] {
 	case "-h", "-help", "--help", "help":

@@ -62,8 +62,8 @@ func (s *SQLite) GetMany(ctx context.Context, keys []Key) (map[Key]Found, error)
 	}
 	defer conn.Close()
 	// No memory map (PRAGMA mmap_size), although it read a 2 KB entry in
-	// 6 µs instead of 11 µs in BenchmarkGetMany: SQLite cannot turn an I/O
-	// error on a mapped page into an error, and the process dies of SIGBUS
+	// 6 µs instead of 11 µs in BenchmarkGetMany. SQLite cannot turn an I/O
+	// error on a mapped page into an error, so the process dies of SIGBUS
 	// instead. A Splunk search or osquery extension with its data on a
 	// failing disk or a network file system must report the failure and
 	// go on, not crash; 50 ms more per 10,000 hits is the price.

@@ -49,8 +49,8 @@ type Record struct {
 	// reports it as SourceStaleCache and does not cache it.
 	Stale bool
 	// FetchedAt is when an intermediary's cached copy (Stale or not) was
-	// fetched from the source, from its Age header; zero when the record
-	// came straight from the source or the intermediary did not say.
+	// fetched from the source, from its Age header. It is zero when the
+	// record came straight from the source or had no Age header.
 	FetchedAt time.Time
 }
 

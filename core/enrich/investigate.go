@@ -136,7 +136,7 @@ func (v *VirusTotal) fetchSection(ctx context.Context, i ioc.IOC, name string) (
 		return rawSection{}, err
 	}
 	// Relationship drops list elements that are not JSON objects and fails
-	// on a page with no object at all; objects without a type or id become
+	// on a page with no object at all. Objects without a type or id become
 	// an error in decodeInvestigation.
 	sec := rawSection{Status: SectionOK, Truncated: coll.Truncated}
 	for _, o := range coll.Data {

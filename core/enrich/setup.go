@@ -137,7 +137,7 @@ func httpClient(caFile string) (*http.Client, error) {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("api.ca_file %s holds no PEM certificate: give the CA certificate that signed the server's, in PEM", caFile)
+		return nil, fmt.Errorf("invalid api.ca_file %s: no PEM certificate found; give the PEM file of the CA that signed the server's certificate", caFile)
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}

@@ -35,7 +35,7 @@ func staleGateway(t *testing.T, age string) *httptest.Server {
 }
 
 // A stale response from the gateway is reported as stale, with the fetch time
-// the Age header gives, and it is not cached: a cache entry would present
+// from the Age header. It is not cached, because a cache entry would present
 // data of unknown age as a fresh lookup for the cache's whole TTL.
 func TestGatewayStaleAnswerNotFresh(t *testing.T) {
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
@@ -86,7 +86,7 @@ func TestGatewayStaleAnswerNotFresh(t *testing.T) {
 	}
 }
 
-// gatewayHit is a stand-in for a vex serve gateway answering from its
+// gatewayHit is a stand-in for a vex serve gateway that responds from its
 // cache with the Age of its entry.
 func gatewayHit(t *testing.T, age string) *httptest.Server {
 	t.Helper()
@@ -100,10 +100,10 @@ func gatewayHit(t *testing.T, age string) *httptest.Server {
 	return srv
 }
 
-// A fresh answer from the gateway's cache keeps the time VirusTotal was
-// asked: the result says when, and the client's cache entry expires by the
-// client's TTL counted from then, so a 23-hour-old gateway entry does not
-// live another full day on every client.
+// A fresh response from the gateway's cache keeps the time of the
+// VirusTotal request. The result carries it, and the client's cache entry
+// expires by the client's TTL counted from then, so a 23-hour-old gateway
+// entry does not live another full day on every client.
 func TestGatewayHitKeepsFetchTime(t *testing.T) {
 	now := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
 	srv := gatewayHit(t, "82800") // 23 h

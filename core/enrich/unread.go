@@ -7,8 +7,8 @@ import (
 
 // Unread returns the result of an input that a stopped run never looked up.
 // An invalid input, or a non-routable address when allowNonRoutable is
-// false, gets the status it would have had, since neither needs a request;
-// any other input is cancelled. Every input of an interrupted batch thus
+// false, gets the status it would have had, because neither needs a
+// request. Any other input is cancelled. Every input of an interrupted batch thus
 // still gets exactly one result.
 func Unread(input string, mode Mode, allowNonRoutable bool) Result {
 	r := Result{Input: input, Mode: mode, Source: SourceNone, Verdict: verdict.Unknown}

@@ -60,7 +60,7 @@ func (v *VirusTotal) Fetch(ctx context.Context, i ioc.IOC, mode Mode) (Record, e
 	}
 	rec := Record{Status: RecordOK, Data: envelope(obj.Raw), Stale: meta.Stale}
 	if meta.HasAge {
-		// A gateway answering from its cache says how old its copy is.
+		// A gateway that responds from its cache sends the age of its copy.
 		rec.FetchedAt = v.now().Add(-meta.Age).UTC()
 	}
 	return rec, nil

@@ -315,7 +315,7 @@ func normalizeDomain(v string) (string, string) {
 	}
 	if !isASCII(d) {
 		// IDNA would map an invalid byte to U+FFFD and then to a real
-		// punycode name that nobody typed.
+		// punycode name that differs from the input.
 		if !utf8.ValidString(d) {
 			return "", "not valid UTF-8"
 		}

@@ -127,7 +127,7 @@ func Open(ctx context.Context, path string, opt Options) (*KB, error) {
 
 // setUp checks the file, switches it to WAL and applies migrations. When
 // another process creates the same new file at the same moment, SQLite can
-// answer "database is locked" at once, without its busy timeout (switching
+// return "database is locked" at once, without its busy timeout (switching
 // the journal mode needs an exclusive lock), so a busy step is retried
 // from the start until busyTimeout has passed.
 func (k *KB) setUp(ctx context.Context) error {

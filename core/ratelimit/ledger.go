@@ -237,10 +237,10 @@ func (l *Ledger) Wait(ctx context.Context) error {
 // reserve runs one decision under the write lock. It returns (0, nil) when a
 // request was reserved and a positive wait when the window is full.
 //
-// Its cost does not grow with the per-minute limit: after pruning, every row
+// Its cost does not grow with the per-minute limit. After pruning, every row
 // of sends is inside the window (or stamped ahead of it, which counts too),
-// so SQLite's table count gives the live reservations, and only a full
-// window looks up the one reservation whose departure frees a slot. decide
+// so SQLite's table count gives the live reservations. Only a full window
+// reads the one reservation whose departure frees a slot. decide
 // states the same rule over a list of times, for the in-memory Quota.
 func (l *Ledger) reserve(ctx context.Context) (time.Duration, error) {
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -305,7 +305,7 @@ func (l *Ledger) reserve(ctx context.Context) (time.Duration, error) {
 }
 
 // etaWindow returns every reservation time in the window, the one just
-// recorded included, when the times this process knows are stale: they
+// recorded included, when the times this process holds in memory are stale: they
 // count other than the live reservations before this one, and the last
 // read is at least windowReread old. It returns nil when the known times
 // only need this reservation appended. A single process thus never rereads

@@ -60,7 +60,7 @@ func NewProgress(w io.Writer, total int, enabled bool, eta func(remaining int) t
 }
 
 // NewHeartbeat returns a Progress for a stderr that is no terminal, such as a
-// cron job's log: instead of a bar it writes a plain status line every
+// cron job's log. Instead of a bar it writes a plain status line every
 // interval, the first after one interval, so a run that waits on the rate
 // limit for minutes does not look hung. A run shorter than one interval
 // writes nothing. Done stops it.

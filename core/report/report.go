@@ -201,8 +201,8 @@ func Count(results []enrich.Result) Totals {
 // "12 IOCs: 2 malicious, 1 suspicious, 5 clean, 3 unknown, 1 invalid; 0 not
 // looked up". A ", N failed" clause follows only when some lookups failed.
 func SummaryLine(t Totals) string {
-	// IOCs not looked up or failed have no verdict and count as unknown;
-	// the parenthesis says how many, so no count appears twice.
+	// IOCs not looked up or failed have no verdict and count as unknown.
+	// The parenthesis gives how many, so no count appears twice.
 	unknown := fmt.Sprintf("%d unknown", t.Unknown)
 	var why []string
 	if t.NotLookedUp > 0 {

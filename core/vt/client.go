@@ -357,8 +357,8 @@ func (c *Client) once(ctx context.Context, target, path string, attempt int) (bo
 	// Transport never resends it by itself on a reused connection that
 	// closed. Such resends would bypass the limiter and spend quota it
 	// never counted; the retry loop above resends instead, under the
-	// limiter. Nothing is sent on the wire: the Transport sees the body is
-	// empty and writes a plain GET.
+	// limiter. No body is sent: the Transport reads the empty body first
+	// and writes a plain GET.
 	req.Body = emptyBody{}
 	if !c.key.IsZero() {
 		req.Header.Set("x-apikey", c.key.Reveal())
