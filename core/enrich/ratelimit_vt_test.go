@@ -28,12 +28,19 @@ const testKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde
 // reserved it, which is nothing against a 60 s window. A fake clock can jump
 // a whole minute while a reserved request is still on its way, and the fake
 // would then stamp it a minute late. So Sleep first waits, in real time,
-// until every reserved request has reached the fake.
+// until every reserved request has reached the fake. It also waits for
+// goroutines inside the limiter that are not sleeping, because one of them
+// may have reserved a request and not yet counted it in flight.
 type fakeClock struct {
-	mu       sync.Mutex
-	now      time.Time
-	inFlight atomic.Int64 // requests the limiter let go that have no response yet
+	mu        sync.Mutex
+	now       time.Time
+	inFlight  atomic.Int64 // requests the limiter let go that have no response yet
+	reserving atomic.Int64 // goroutines in the limiter's Wait, less those in Sleep
 }
+
+// limiterSleep marks the context of a limiter's Wait, so Sleep knows its
+// caller is not about to send a request.
+type limiterSleep struct{}
 
 func newFakeClock() *fakeClock {
 	return &fakeClock{now: time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)}
@@ -46,8 +53,12 @@ func (c *fakeClock) Now() time.Time {
 }
 
 func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if ctx.Value(limiterSleep{}) != nil {
+		c.reserving.Add(-1)
+		defer c.reserving.Add(1)
+	}
 	target := c.Now().Add(d)
-	for c.inFlight.Load() > 0 {
+	for c.inFlight.Load() > 0 || c.reserving.Load() > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -68,7 +79,9 @@ type trackedLimiter struct {
 }
 
 func (l trackedLimiter) Wait(ctx context.Context) error {
-	err := l.Quota.Wait(ctx)
+	l.clock.reserving.Add(1)
+	defer l.clock.reserving.Add(-1)
+	err := l.Quota.Wait(context.WithValue(ctx, limiterSleep{}, true))
 	if err == nil {
 		l.clock.inFlight.Add(1)
 	}
